@@ -1,0 +1,117 @@
+"""The ``oversight`` command line (see ../shared warehouse interface: run, db-url)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+from oversight.settings import apply_telemetry_off
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from oversight.runner import run_range
+
+    return run_range(Path(args.landing), args.start, args.end, verbose=args.verbose)
+
+
+def cmd_db_url(args: argparse.Namespace) -> int:
+    from oversight.warehouse import warehouse_url
+
+    print(warehouse_url())
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from oversight.warehouse import embedded, is_embedded, warehouse_url
+
+    if args.action == "start":
+        print(warehouse_url())
+    elif args.action == "stop":
+        if not is_embedded():
+            print("WAREHOUSE_URL is set: the configured server is not ours to stop")
+        else:
+            print("stopped" if embedded().stop() else "not running")
+    elif args.action == "status":
+        if not is_embedded():
+            print("configured (WAREHOUSE_URL)")
+        else:
+            port = embedded().running_port()
+            print(f"running on 127.0.0.1:{port}" if port else "not running")
+    elif args.action == "migrate":
+        from oversight.migrate import migrate
+
+        applied = migrate()
+        print("applied: " + ", ".join(applied) if applied else "up to date")
+    return 0
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from oversight.airflow_runtime import airflow_cmd, ensure_metadata_db
+
+    ensure_metadata_db()
+    return airflow_cmd(args.airflow_args, check=False).returncode
+
+
+def cmd_airflow_up(args: argparse.Namespace) -> int:
+    from oversight.airflow_services import serve
+
+    return serve(until_healthy=args.until_healthy, timeout=args.timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oversight", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="ingest, validate, load, build and alert for a range of business dates")
+    run.add_argument("--landing", required=True, help="landing root (file-drop layout)")
+    run.add_argument("--start", required=True, type=_date)
+    run.add_argument("--end", required=True, type=_date)
+    run.add_argument("--verbose", action="store_true", help="show Airflow's task logs")
+    run.set_defaults(func=cmd_run)
+
+    url = sub.add_parser("db-url", help="print the warehouse's libpq URL (starts the embedded server)")
+    url.set_defaults(func=cmd_db_url)
+
+    db = sub.add_parser("db", help="embedded warehouse: start, stop, status, migrate")
+    db.add_argument("action", choices=["start", "stop", "status", "migrate"])
+    db.set_defaults(func=cmd_db)
+
+    af = sub.add_parser("airflow", help="the airflow CLI with this project's runtime environment")
+    af.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    af.set_defaults(func=cmd_airflow)
+
+    up = sub.add_parser("airflow-up", help="run scheduler, dag-processor, triggerer and api-server on 127.0.0.1")
+    up.add_argument("--until-healthy", action="store_true", help="exit 0 once every component reports healthy")
+    up.add_argument("--timeout", type=float, default=180.0)
+    up.set_defaults(func=cmd_airflow_up)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    apply_telemetry_off()
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one-line reason for the run itself failing
+        if os.environ.get("OVERSIGHT_DEBUG"):
+            raise
+        print(f"oversight {args.command}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

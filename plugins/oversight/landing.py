@@ -1,0 +1,127 @@
+"""Landing zone: find complete file-drop deliveries and store payloads immutably.
+
+Layout (contract 1a): ``<root>/<city>/<kind>/<city>_<kind>_<YYYYMMDD>.<ext>``,
+complete once ``<same name>.ok`` exists. Only names matching the contract are
+considered, and every path is resolved and checked to stay inside the landing
+root, so a crafted name or symlink can never read or write elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from oversight.contract import CITY_CODE, FILE_NAME, KINDS, OK_SUFFIX
+from oversight.settings import paths
+
+
+class LandingError(ValueError):
+    """A delivery cannot be accepted as delivered (path, marker or checksum)."""
+
+
+@dataclass(frozen=True)
+class FileDelivery:
+    city_code: str
+    kind: str
+    business_date: dt.date
+    path: str  # absolute path inside the landing root
+    original_name: str
+    marker_sha256: str | None  # the SHA-256 the .ok marker declares, if any
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["business_date"] = self.business_date.isoformat()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FileDelivery:
+        return cls(**{**d, "business_date": dt.date.fromisoformat(d["business_date"])})
+
+
+def inside(root: Path, candidate: Path) -> Path:
+    """``candidate`` resolved, or LandingError when it leaves ``root``."""
+    real_root = root.resolve()
+    real = candidate.resolve()
+    if real != real_root and real_root not in real.parents:
+        raise LandingError(f"path {candidate} resolves outside the landing root {real_root}")
+    return real
+
+
+def _marker_digest(marker: Path) -> str | None:
+    text = marker.read_text(encoding="ascii", errors="replace").strip().split()
+    if not text:
+        return None
+    digest = text[0].lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise LandingError(f"marker {marker.name} holds {text[0]!r}, not a SHA-256 in hex")
+    return digest
+
+
+def discover_files(root: Path, business_date: dt.date) -> list[FileDelivery]:
+    """Complete file-drop deliveries for ``business_date`` under ``root``.
+
+    Any 6-digit city directory is scanned, configured or not. Files still being
+    written (no ``.ok`` marker) are left for a later run.
+    """
+    if not root.is_dir():
+        return []
+    found: list[FileDelivery] = []
+    stamp = business_date.strftime("%Y%m%d")
+    for city_dir in sorted(root.iterdir()):
+        if not (city_dir.is_dir() and CITY_CODE.match(city_dir.name)):
+            continue
+        for kind in KINDS:
+            kind_dir = city_dir / kind
+            if not kind_dir.is_dir():
+                continue
+            for entry in sorted(kind_dir.iterdir()):
+                m = FILE_NAME.match(entry.name)
+                if not m or m["date"] != stamp or m["city"] != city_dir.name or m["kind"] != kind:
+                    continue
+                marker = entry.with_name(entry.name + OK_SUFFIX)
+                if not marker.exists():
+                    continue
+                real = inside(root, entry)
+                found.append(
+                    FileDelivery(
+                        city_code=m["city"],
+                        kind=kind,
+                        business_date=business_date,
+                        path=str(real),
+                        original_name=entry.name,
+                        marker_sha256=_marker_digest(inside(root, marker)),
+                    )
+                )
+    return found
+
+
+def store_dir() -> Path:
+    return Path(os.environ.get("OVERSIGHT_STORE_DIR", paths().local / "store")).resolve()
+
+
+@dataclass(frozen=True)
+class StoredPayload:
+    sha256: str
+    bytes: int
+    path: Path
+
+
+def store_payload(data: bytes) -> StoredPayload:
+    """Write ``data`` once under its SHA-256; the stored copy is read-only."""
+    digest = hashlib.sha256(data).hexdigest()
+    target = store_dir() / "sha256" / digest[:2] / digest
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, target)
+    return StoredPayload(sha256=digest, bytes=len(data), path=target)

@@ -1,0 +1,1 @@
+"""Versioned, ordered, idempotent warehouse migrations (``NNNN_name.sql``)."""
