@@ -68,6 +68,12 @@ def cmd_airflow_up(args: argparse.Namespace) -> int:
     return serve(until_healthy=args.until_healthy, timeout=args.timeout)
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from oversight.demo import demo
+
+    return demo()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oversight", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--end", required=True, type=_date)
     run.add_argument("--verbose", action="store_true", help="show Airflow's task logs")
     run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="the main job end to end on the embedded default (make demo)")
+    demo.set_defaults(func=cmd_demo)
 
     url = sub.add_parser("db-url", help="print the warehouse's libpq URL (starts the embedded server)")
     url.set_defaults(func=cmd_db_url)
@@ -108,8 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # one-line reason for the run itself failing
         if os.environ.get("OVERSIGHT_DEBUG"):
             raise
-        print(f"oversight {args.command}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-              file=sys.stderr)
+        print(
+            f"oversight {args.command}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            file=sys.stderr,
+        )
         return 1
 
 

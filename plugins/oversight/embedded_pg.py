@@ -41,9 +41,7 @@ class EmbeddedPostgresError(RuntimeError):
 def pg_bin_dir() -> Path:
     spec = importlib.util.find_spec("pgserver")
     if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedPostgresError(
-            "the pgserver package is not installed: run `make venv`, or set WAREHOUSE_URL"
-        )
+        raise EmbeddedPostgresError("the pgserver package is not installed: run `make venv`, or set WAREHOUSE_URL")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
@@ -54,7 +52,9 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether PostgreSQL could listen on ``port`` (it binds with SO_REUSEADDR, so TIME_WAIT is no obstacle)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -198,16 +198,22 @@ class EmbeddedPostgres:
                 user = _ensure_service_user()
                 os.chown(pwfile, user.pw_uid, user.pw_gid)
             pwfile.chmod(0o600)
-            self._run([
-                str(pg_bin_dir() / "initdb"),
-                "-D", str(self.data_dir),
-                "-U", SUPERUSER,
-                "--pwfile", str(pwfile),
-                "--auth-local=scram-sha-256",
-                "--auth-host=scram-sha-256",
-                "-E", "UTF8",
-                "--no-locale",
-            ])
+            self._run(
+                [
+                    str(pg_bin_dir() / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    SUPERUSER,
+                    "--pwfile",
+                    str(pwfile),
+                    "--auth-local=scram-sha-256",
+                    "--auth-host=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                ]
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         with open(self.data_dir / "postgresql.conf", "a") as conf:
@@ -253,13 +259,23 @@ class EmbeddedPostgres:
                 self._initdb()
             port = self._choose_port()
             opts = (
-                f"-c listen_addresses=127.0.0.1 -p {port} "
-                f"-c unix_socket_directories={shlex.quote(str(self.run_dir))}"
+                f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={shlex.quote(str(self.run_dir))}"
             )
-            self._run([
-                str(pg_bin_dir() / "pg_ctl"), "start", "-w", "-t", "60",
-                "-D", str(self.data_dir), "-l", str(self.log_file), "-o", opts,
-            ])
+            self._run(
+                [
+                    str(pg_bin_dir() / "pg_ctl"),
+                    "start",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-o",
+                    opts,
+                ]
+            )
             self.port_file.write_text(f"{port}\n")
             self._ensure_databases(port)
             return port

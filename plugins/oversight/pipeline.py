@@ -54,8 +54,17 @@ def land(delivery: dict[str, Any]) -> dict[str, Any]:
             on conflict (city_code, kind, business_date, sha256) do nothing
             returning delivery_id
             """,
-            (d.city_code, d.kind, d.business_date, d.original_name, stored.bytes, stored.sha256,
-             str(stored.path), status, reason),
+            (
+                d.city_code,
+                d.kind,
+                d.business_date,
+                d.original_name,
+                stored.bytes,
+                stored.sha256,
+                str(stored.path),
+                status,
+                reason,
+            ),
         ).fetchone()
         if row is None:
             existing = conn.execute(

@@ -36,7 +36,7 @@ def prepare_runtime(verbose: bool = False) -> None:
     from oversight.migrate import migrate
 
     if not verbose:
-        os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
     configure_process()
     migrate()
     ensure_metadata_db()

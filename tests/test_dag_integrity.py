@@ -1,0 +1,66 @@
+"""Every DAG file imports cleanly, is documented and owned, retries, and does
+no I/O at import time (the scheduler parses these files constantly)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
+
+
+def test_there_are_dags() -> None:
+    assert [p.name for p in DAG_FILES if not p.name.startswith("_")], "dags/ holds no DAG file"
+
+
+@pytest.fixture(scope="module")
+def probe() -> dict[str, object]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "plugins")}
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "support" / "import_probe.py"), *map(str, DAG_FILES)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=300,
+    )
+    assert out.returncode == 0, f"a DAG file failed to import:\n{out.stderr[-4000:]}"
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_no_io_at_import_time(probe: dict[str, object]) -> None:
+    assert probe["events"] == []
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_dag_file_contract(probe: dict[str, dict[str, list[dict[str, object]]]], path: Path) -> None:
+    dags = probe["dags"][str(path)]
+    assert dags, f"{path.name} defines no DAG"
+    for dag in dags:
+        assert dag["tags"], f"{dag['dag_id']} has no tags"
+        assert dag["doc_md"], f"{dag['dag_id']} has no doc_md"
+        for t in dag["tasks"]:  # type: ignore[attr-defined]
+            assert t["owner"] not in (None, "", "airflow"), f"{dag['dag_id']}.{t['task_id']} has no owner"
+            assert t["retries"] >= 1, f"{dag['dag_id']}.{t['task_id']} does not retry"
+
+
+def test_dagbag_loads_without_errors(airflow_ready: dict[str, str]) -> None:
+    code = (
+        "from airflow.dag_processing.dagbag import DagBag; import json, sys;"
+        f"b = DagBag(dag_folder={str(ROOT / 'dags')!r});"
+        "print(json.dumps({'errors': {k: str(v) for k, v in b.import_errors.items()}, 'ids': sorted(b.dag_ids)}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **airflow_ready}, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["errors"] == {}
+    assert "oversight_ingest" in result["ids"]
