@@ -47,14 +47,14 @@ def oversight_ingest() -> None:
         return pipeline.discover(params.get("landing"), pipeline.business_date_of(data_interval_start))
 
     @task(map_index_template="{{ task.op_kwargs['delivery']['original_name'] }}")
-    def land(delivery: dict[str, Any]) -> dict[str, Any]:
-        return pipeline.land(delivery)
+    def ingest(delivery: dict[str, Any]) -> dict[str, Any]:
+        return pipeline.ingest_file(delivery)
 
     @task(trigger_rule="all_done")
     def summarize(results: list[dict[str, Any]], data_interval_start: Any = None) -> dict[str, Any]:
         return pipeline.summarize(pipeline.business_date_of(data_interval_start), list(results or []))
 
-    summarize(land.expand(delivery=discover()))
+    summarize(ingest.expand(delivery=discover()))
 
 
 oversight_ingest()

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 from oversight.landing import FileDelivery, LandingError, discover_files, store_payload
+from oversight.loading import publish, reused_movements
+from oversight.parsing import RejectedDelivery, read_payload
 from oversight.settings import TIMEZONE, paths
+from oversight.spec import SPECS
+from oversight.validation import ValidationResult, validate
 from oversight.warehouse import connect
 
 
@@ -32,33 +37,45 @@ def discover(root: str | None, business_date: dt.date) -> list[dict[str, Any]]:
     return [d.to_dict() for d in discover_files(landing_root(root), business_date)]
 
 
-def land(delivery: dict[str, Any]) -> dict[str, Any]:
-    """Store one delivery's bytes and record it in the manifest (idempotent)."""
-    d = FileDelivery.from_dict(delivery)
-    data = Path(d.path).read_bytes()
+def record_delivery(
+    city_code: str,
+    kind: str,
+    business_date: dt.date,
+    channel: str,
+    original_name: str,
+    data: bytes,
+    marker_sha256: str | None = None,
+) -> tuple[int, str, bool]:
+    """Store the bytes, then record the delivery; returns (delivery_id, status, is_new).
+
+    Bytes are stored before anything is parsed, so nothing delivered is lost. An
+    identical re-delivery of the live content changes nothing; a re-delivery of
+    content that was since replaced becomes the latest delivery again.
+    """
     stored = store_payload(data)
     status, reason = "landed", None
-    if d.marker_sha256 and d.marker_sha256 != stored.sha256:
+    if marker_sha256 and marker_sha256 != stored.sha256:
         status = "rejected"
         reason = (
-            f"the .ok marker declares SHA-256 {d.marker_sha256} but the file has {stored.sha256}"
+            f"checksum: the .ok marker declares SHA-256 {marker_sha256} but the file has {stored.sha256}"
             " (truncated or altered in transit)"
         )
-    with connect("loader") as conn:
+    with connect("loader") as conn, conn.transaction():
         row = conn.execute(
             """
             insert into landing.deliveries
                 (city_code, kind, business_date, channel, original_name,
                  bytes, sha256, stored_path, status, status_reason)
-            values (%s, %s, %s, 'file', %s, %s, %s, %s, %s, %s)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             on conflict (city_code, kind, business_date, sha256) do nothing
             returning delivery_id
             """,
             (
-                d.city_code,
-                d.kind,
-                d.business_date,
-                d.original_name,
+                city_code,
+                kind,
+                business_date,
+                channel,
+                original_name,
                 stored.bytes,
                 stored.sha256,
                 str(stored.path),
@@ -66,15 +83,83 @@ def land(delivery: dict[str, Any]) -> dict[str, Any]:
                 reason,
             ),
         ).fetchone()
-        if row is None:
-            existing = conn.execute(
-                "select delivery_id, status from landing.deliveries"
-                " where city_code = %s and kind = %s and business_date = %s and sha256 = %s",
-                (d.city_code, d.kind, d.business_date, stored.sha256),
-            ).fetchone()
-            assert existing is not None
-            return {"delivery_id": existing[0], "status": existing[1], "new": False, **delivery}
-    return {"delivery_id": row[0], "status": status, "new": True, "reason": reason, **delivery}
+        if row is not None:
+            return row[0], status, True
+        existing = conn.execute(
+            "select delivery_id, status from landing.deliveries"
+            " where city_code = %s and kind = %s and business_date = %s and sha256 = %s for update",
+            (city_code, kind, business_date, stored.sha256),
+        ).fetchone()
+        assert existing is not None
+        delivery_id, current = existing
+        if current == "superseded":
+            conn.execute(
+                "update landing.deliveries set status = 'landed', received_at = now(), status_reason = null,"
+                " original_name = %s, channel = %s where delivery_id = %s",
+                (original_name, channel, delivery_id),
+            )
+            return delivery_id, "landed", True
+        return delivery_id, current, False
+
+
+def ingest_payload(
+    city_code: str,
+    kind: str,
+    business_date: dt.date,
+    channel: str,
+    original_name: str,
+    data: bytes,
+    marker_sha256: str | None = None,
+) -> dict[str, Any]:
+    """Land, validate and publish one delivery (write-audit-publish); idempotent."""
+    started = time.monotonic()
+    delivery_id, status, is_new = record_delivery(
+        city_code, kind, business_date, channel, original_name, data, marker_sha256
+    )
+    summary: dict[str, Any] = {
+        "delivery_id": delivery_id,
+        "city_code": city_code,
+        "kind": kind,
+        "business_date": business_date.isoformat(),
+        "original_name": original_name,
+        "new": is_new,
+    }
+    if status != "landed":
+        return {**summary, "status": status if is_new else "unchanged"}
+    spec = SPECS[kind]
+    extension = original_name.rsplit(".", 1)[-1].lower()
+    with connect("loader") as conn:
+        outcome: ValidationResult | RejectedDelivery
+        table = None
+        try:
+            table = read_payload(spec, data, extension)
+            outcome = validate(
+                spec,
+                table,
+                city_code,
+                business_date,
+                reused_keys=reused_movements(conn, city_code, business_date),
+            )
+        except RejectedDelivery as rejected:
+            outcome = rejected
+        conn.commit()
+        result = publish(
+            conn,
+            delivery_id,
+            outcome,
+            source_encoding=table.encoding if table else None,
+            source_format=table.source_format if table else extension,
+            extra_columns=table.extra_columns if table else None,
+            started=started,
+        )
+    return {**summary, **result.as_dict()}
+
+
+def ingest_file(delivery: dict[str, Any]) -> dict[str, Any]:
+    """A file-drop delivery found by ``discover``."""
+    d = FileDelivery.from_dict(delivery)
+    data = Path(d.path).read_bytes()
+    return ingest_payload(d.city_code, d.kind, d.business_date, "file", d.original_name, data, d.marker_sha256)
 
 
 def summarize(business_date: dt.date, results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -84,9 +169,11 @@ def summarize(business_date: dt.date, results: list[dict[str, Any]]) -> dict[str
     return {
         "business_date": business_date.isoformat(),
         "deliveries": len(results),
-        "new": sum(1 for r in results if r["new"]),
+        "new": sum(1 for r in results if r.get("new")),
+        "rows_published": sum(r.get("rows_published", 0) for r in results),
+        "rows_quarantined": sum(r.get("rows_quarantined", 0) for r in results),
         "by_status": by_status,
     }
 
 
-__all__ = ["LandingError", "business_date_of", "discover", "land", "landing_root", "summarize"]
+__all__ = ["LandingError", "business_date_of", "discover", "ingest_file", "ingest_payload", "landing_root", "summarize"]

@@ -87,13 +87,19 @@ INSTITUTIONS = ExtractSpec(
             When("category", ("non_subject",)),
             enum={"sports": "体育", "arts": "文化艺术", "tech": "科技", "other": "其他"},
         ),
-        Column("stage", "学段", "enum", True, enum={"compulsory": "义务教育", "high_school": "普通高中", "other": "其他"}),
+        Column(
+            "stage", "学段", "enum", True, enum={"compulsory": "义务教育", "high_school": "普通高中", "other": "其他"}
+        ),
         Column("delivery_mode", "培训形式", "enum", True, enum=MODE),
         Column("baseline_category", "原机构类别", "enum", enum=CATEGORY),
-        Column("status", "机构状态", "enum", True, enum={"active": "正常", "cancelled": "已注销", "suspended": "停业整顿"}),
+        Column(
+            "status", "机构状态", "enum", True, enum={"active": "正常", "cancelled": "已注销", "suspended": "停业整顿"}
+        ),
         Column("nonprofit", "是否登记为非营利性", "bool", True),
         Column("approved_date", "审批日期", "date", True, not_after_d=True),
-        Column("status_changed_date", "状态变更日期", "date", When("status", ("active",), negate=True), not_after_d=True),
+        Column(
+            "status_changed_date", "状态变更日期", "date", When("status", ("active",), negate=True), not_after_d=True
+        ),
         Column("license_no", "办学许可证号", "text"),
         Column("address", "办学地址", "text"),
         Column("residential_premises", "是否居民楼", "bool"),
@@ -240,7 +246,9 @@ COMPLAINTS = ExtractSpec(
             },
         ),
         Column("received_at", "受理时间", "timestamp", True, not_after_d=True),
-        Column("status", "办理状态", "enum", True, enum={"open": "办理中", "transferred": "已转办", "closed": "已办结"}),
+        Column(
+            "status", "办理状态", "enum", True, enum={"open": "办理中", "transferred": "已转办", "closed": "已办结"}
+        ),
         Column("closed_at", "办结时间", "timestamp", When("status", ("closed",)), not_before="received_at"),
         Column("reporter_phone", "来电号码", "text", personal=True),
         Column("summary", "线索摘要", "text", personal=True),

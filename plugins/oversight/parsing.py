@@ -1,0 +1,267 @@
+"""Read a delivered payload into a table of text cells, per the contract's section 1-2.
+
+Format by extension (CSV, XLSX, JSONL); CSV encoding detected (UTF-8 with or
+without BOM, else GB18030); headers mapped to canonical names (English or
+Chinese alias, case- and whitespace-insensitive); unknown columns kept aside.
+Whatever is wrong with the file as a whole raises ``RejectedDelivery`` with a
+machine-readable code and a message a city's data team can act on.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass, field
+
+from oversight.spec import ExtractSpec
+
+# XLSX safety limits: a delivery is at most a few hundred thousand rows.
+XLSX_MAX_UNCOMPRESSED = 512 * 1024 * 1024
+XLSX_MAX_RATIO = 200
+
+
+class RejectedDelivery(ValueError):
+    """The delivery as a whole breaks the contract; nothing of it is published."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class RawTable:
+    """Delivered cells as text, verbatim (None where a format has no cell), canonical column names."""
+
+    columns: list[str]  # canonical names, then extra columns as delivered
+    rows: list[list[str | None]]
+    delivered_headers: dict[str, str]  # canonical name -> header as delivered
+    extra_columns: list[str] = field(default_factory=list)
+    encoding: str | None = None
+    source_format: str = ""
+    short_rows: dict[int, int] = field(default_factory=dict)  # row index -> fields found
+
+
+def normalise_header(text: str) -> str:
+    return re.sub(r"\s+", "", str(text)).casefold()
+
+
+def header_map(spec: ExtractSpec) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for col in spec.columns:
+        mapping[normalise_header(col.name)] = col.name
+        mapping[normalise_header(col.alias)] = col.name
+    return mapping
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Text and the encoding detected: UTF-8 (BOM or not), else GB18030."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise RejectedDelivery("encoding", f"file starts with a UTF-8 BOM but is not UTF-8: {exc}") from exc
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError as exc:
+        raise RejectedDelivery(
+            "encoding",
+            f"file is neither UTF-8 nor GB18030 (byte {exc.start}: {data[exc.start : exc.start + 4]!r}); "
+            "re-export as UTF-8 or GB18030",
+        ) from exc
+
+
+def _map_headers(spec: ExtractSpec, headers: list[str]) -> tuple[list[str], dict[str, str], list[str]]:
+    """Canonical names per position; duplicates and missing required columns reject."""
+    mapping = header_map(spec)
+    names: list[str] = []
+    delivered: dict[str, str] = {}
+    extras: list[str] = []
+    for raw in headers:
+        header = "" if raw is None else str(raw).strip()
+        canonical = mapping.get(normalise_header(header))
+        if canonical is None:
+            if not header:
+                raise RejectedDelivery("empty_header", f"column {len(names) + 1} has an empty header")
+            if header in extras or header in delivered.values():
+                raise RejectedDelivery("duplicate_column", f"column '{header}' appears more than once in the header")
+            extras.append(header)
+            names.append(header)
+            continue
+        if canonical in delivered:
+            raise RejectedDelivery(
+                "duplicate_column",
+                f"columns '{delivered[canonical]}' and '{header}' both mean {canonical}; keep one",
+            )
+        delivered[canonical] = header
+        names.append(canonical)
+    missing = [c for c in spec.always_required if c not in delivered]
+    if missing:
+        labels = ", ".join(f"{c} ({spec.column(c).alias})" for c in missing)
+        raise RejectedDelivery("missing_column", f"required column(s) missing: {labels}")
+    return names, delivered, extras
+
+
+def read_csv(spec: ExtractSpec, data: bytes) -> RawTable:
+    if not data.strip():
+        raise RejectedDelivery("empty_file", "the file is empty")
+    text, encoding = decode(data)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=",", quotechar='"', strict=True)
+    try:
+        header = next(reader)
+        names, delivered, extras = _map_headers(spec, header)
+        width = len(names)
+        rows: list[list[str | None]] = []
+        short: dict[int, int] = {}
+        for record in reader:
+            if not record or (len(record) == 1 and not record[0].strip() and width > 1):
+                continue  # blank line
+            if len(record) != width:
+                short[len(rows)] = len(record)
+            cells: list[str | None] = [*record, *[""] * (width - len(record))]
+            rows.append(cells[:width])
+    except csv.Error as exc:
+        raise RejectedDelivery(
+            "truncated", f"CSV cannot be read at line {reader.line_num}: {exc} (truncated or badly quoted file)"
+        ) from exc
+    return RawTable(names, rows, delivered, extras, encoding, "csv", short)
+
+
+def _cell_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(int(value)) if value.is_integer() else format(value, "f").rstrip("0")
+    return str(value)
+
+
+def check_xlsx_container(data: bytes) -> None:
+    """Refuse zip bombs before any XML is parsed (declared sizes and ratios)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise RejectedDelivery("bad_xlsx", f"not a valid XLSX (zip) file: {exc}") from exc
+    with archive:
+        total = 0
+        for info in archive.infolist():
+            total += info.file_size
+            if info.compress_size and info.file_size / info.compress_size > XLSX_MAX_RATIO:
+                raise RejectedDelivery(
+                    "xlsx_bomb",
+                    f"XLSX part {info.filename} expands {info.file_size / info.compress_size:.0f}x;"
+                    " refused as a zip bomb",
+                )
+        if total > XLSX_MAX_UNCOMPRESSED:
+            raise RejectedDelivery(
+                "xlsx_bomb", f"XLSX declares {total} uncompressed bytes (limit {XLSX_MAX_UNCOMPRESSED}); refused"
+            )
+        if "xl/workbook.xml" not in archive.namelist():
+            raise RejectedDelivery("bad_xlsx", "zip file has no xl/workbook.xml: not an XLSX workbook")
+
+
+def read_xlsx(spec: ExtractSpec, data: bytes) -> RawTable:
+    if not data:
+        raise RejectedDelivery("empty_file", "the file is empty")
+    check_xlsx_container(data)
+    import openpyxl  # uses defusedxml (installed): no entity expansion, no external entities
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for broken or hostile XML
+        raise RejectedDelivery("bad_xlsx", f"XLSX cannot be read: {type(exc).__name__}: {exc}") from exc
+    try:
+        sheet = book.worksheets[0]
+        it = sheet.iter_rows(values_only=True)
+        header = next(it, None)
+        if header is None:
+            raise RejectedDelivery("empty_file", "the first worksheet is empty")
+        while header and header[-1] is None:
+            header = header[:-1]
+        names, delivered, extras = _map_headers(spec, [str(h) if h is not None else "" for h in header])
+        width = len(names)
+        rows: list[list[str | None]] = []
+        for values in it:
+            cells = [_cell_text(v) for v in values[:width]]
+            if all(c is None or not c.strip() for c in cells) and all(v is None for v in values[width:]):
+                continue
+            rows.append((cells + [None] * width)[:width])
+    except RejectedDelivery:
+        raise
+    except Exception as exc:
+        raise RejectedDelivery("bad_xlsx", f"XLSX cannot be read: {type(exc).__name__}: {exc}") from exc
+    finally:
+        book.close()
+    return RawTable(names, rows, delivered, extras, None, "xlsx")
+
+
+def read_jsonl(spec: ExtractSpec, data: bytes) -> RawTable:
+    if not data.strip():
+        raise RejectedDelivery("empty_file", "the file is empty")
+    text, encoding = decode(data)
+    objects: list[dict[str, object]] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RejectedDelivery("not_json", f"line {n} is not JSON: {exc.msg} at column {exc.colno}") from exc
+        if not isinstance(obj, dict):
+            raise RejectedDelivery("not_json", f"line {n} is JSON but not an object: {type(obj).__name__}")
+        objects.append(obj)
+    return table_from_records(spec, objects, "jsonl", encoding)
+
+
+def table_from_records(
+    spec: ExtractSpec, objects: list[dict[str, object]], source_format: str, encoding: str | None = None
+) -> RawTable:
+    """Records (JSONL lines, HTTP pages) to a table; keys are the column names."""
+    if not objects:
+        raise RejectedDelivery("empty_file", "the delivery holds no records")
+    keys: list[str] = []
+    seen: set[str] = set()
+    for obj in objects:
+        for k in obj:
+            if k not in seen:
+                seen.add(k)
+                keys.append(k)
+    names, delivered, extras = _map_headers(spec, keys)
+    rows = [[_json_text(obj.get(k)) for k in keys] for obj in objects]
+    return RawTable(names, rows, delivered, extras, encoding, source_format)
+
+
+def _json_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return _cell_text(value)
+
+
+READERS = {"csv": read_csv, "xlsx": read_xlsx, "jsonl": read_jsonl}
+
+
+def read_payload(spec: ExtractSpec, data: bytes, extension: str) -> RawTable:
+    try:
+        reader = READERS[extension]
+    except KeyError as exc:
+        raise RejectedDelivery("format", f"extension .{extension} is not one of csv, xlsx, jsonl") from exc
+    return reader(spec, data)
