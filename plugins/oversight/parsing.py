@@ -112,7 +112,7 @@ def _map_headers(spec: ExtractSpec, headers: list[str]) -> tuple[list[str], dict
 
 def read_csv(spec: ExtractSpec, data: bytes) -> RawTable:
     if not data.strip():
-        raise RejectedDelivery("empty_file", "the file is empty")
+        raise RejectedDelivery("empty_file", "the file is empty (not even a header row)")
     text, encoding = decode(data)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=",", quotechar='"', strict=True)
     try:
@@ -211,8 +211,8 @@ def read_xlsx(spec: ExtractSpec, data: bytes) -> RawTable:
 
 
 def read_jsonl(spec: ExtractSpec, data: bytes) -> RawTable:
-    if not data.strip():
-        raise RejectedDelivery("empty_file", "the file is empty")
+    if not data:
+        raise RejectedDelivery("empty_file", "the file is empty (zero bytes)")
     text, encoding = decode(data)
     objects: list[dict[str, object]] = []
     for n, line in enumerate(text.splitlines(), 1):
@@ -231,9 +231,12 @@ def read_jsonl(spec: ExtractSpec, data: bytes) -> RawTable:
 def table_from_records(
     spec: ExtractSpec, objects: list[dict[str, object]], source_format: str, encoding: str | None = None
 ) -> RawTable:
-    """Records (JSONL lines, HTTP pages) to a table; keys are the column names."""
+    """Records (JSONL lines, HTTP pages) to a table; keys are the column names.
+
+    No records at all means nothing happened on D (like a header-only CSV).
+    """
     if not objects:
-        raise RejectedDelivery("empty_file", "the delivery holds no records")
+        return RawTable(list(spec.names), [], {}, [], encoding, source_format)
     keys: list[str] = []
     seen: set[str] = set()
     for obj in objects:

@@ -45,8 +45,8 @@ def record_delivery(
     original_name: str,
     data: bytes,
     marker_sha256: str | None = None,
-) -> tuple[int, str, bool]:
-    """Store the bytes, then record the delivery; returns (delivery_id, status, is_new).
+) -> tuple[int, str, bool, str | None]:
+    """Store the bytes, then record the delivery; returns (delivery_id, status, is_new, reason).
 
     Bytes are stored before anything is parsed, so nothing delivered is lost. An
     identical re-delivery of the live content changes nothing; a re-delivery of
@@ -84,7 +84,7 @@ def record_delivery(
             ),
         ).fetchone()
         if row is not None:
-            return row[0], status, True
+            return row[0], status, True, reason
         existing = conn.execute(
             "select delivery_id, status from landing.deliveries"
             " where city_code = %s and kind = %s and business_date = %s and sha256 = %s for update",
@@ -98,8 +98,8 @@ def record_delivery(
                 " original_name = %s, channel = %s where delivery_id = %s",
                 (original_name, channel, delivery_id),
             )
-            return delivery_id, "landed", True
-        return delivery_id, current, False
+            return delivery_id, "landed", True, None
+        return delivery_id, current, False, None
 
 
 def ingest_payload(
@@ -113,7 +113,7 @@ def ingest_payload(
 ) -> dict[str, Any]:
     """Land, validate and publish one delivery (write-audit-publish); idempotent."""
     started = time.monotonic()
-    delivery_id, status, is_new = record_delivery(
+    delivery_id, status, is_new, reason = record_delivery(
         city_code, kind, business_date, channel, original_name, data, marker_sha256
     )
     summary: dict[str, Any] = {
@@ -125,7 +125,7 @@ def ingest_payload(
         "new": is_new,
     }
     if status != "landed":
-        return {**summary, "status": status if is_new else "unchanged"}
+        return {**summary, "status": status if is_new else "unchanged", "reason": reason}
     spec = SPECS[kind]
     extension = original_name.rsplit(".", 1)[-1].lower()
     with connect("loader") as conn:
