@@ -56,20 +56,30 @@ def generate_from_cpca() -> list[City]:
             continue
         out.append(
             City(
-                code[:6], r["name"], code[:2], provinces[code[:2]],
+                code[:6],
+                r["name"],
+                code[:2],
+                provinces[code[:2]],
                 float(r["longitude"]) if r["longitude"] else None,
                 float(r["latitude"]) if r["latitude"] else None,
-                "prefecture", None, SOURCE,
+                "prefecture",
+                None,
+                SOURCE,
             )
         )
     for code, name, province, parent, why in REPORTING_UNITS:
         src = by_code.get(code)
         out.append(
             City(
-                code, name, province, provinces[province],
+                code,
+                name,
+                province,
+                provinces[province],
                 float(src["longitude"]) if src and src["longitude"] else None,
                 float(src["latitude"]) if src and src["latitude"] else None,
-                "reporting_unit", parent, f"{SOURCE} (coordinates); {why}",
+                "reporting_unit",
+                parent,
+                f"{SOURCE} (coordinates); {why}",
             )
         )
     out.sort(key=lambda c: c.city_code)
@@ -97,10 +107,15 @@ def load_cities() -> dict[str, City]:
     out = {}
     for r in csv.DictReader(text.splitlines()):
         out[r["city_code"]] = City(
-            r["city_code"], r["city_name"], r["province_code"], r["province_name"],
+            r["city_code"],
+            r["city_name"],
+            r["province_code"],
+            r["province_name"],
             float(r["longitude"]) if r["longitude"] else None,
             float(r["latitude"]) if r["latitude"] else None,
-            r["unit_type"], r["parent_city_code"] or None, r["source"],
+            r["unit_type"],
+            r["parent_city_code"] or None,
+            r["source"],
         )
     return out
 

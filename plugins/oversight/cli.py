@@ -78,7 +78,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from oversight.simulator import simulate
 
     manifest = simulate(
-        Path(args.out), args.start, args.end, province=args.province, seed=args.seed, scale=args.scale,
+        Path(args.out),
+        args.start,
+        args.end,
+        province=args.province,
+        seed=args.seed,
+        scale=args.scale,
         cities=args.cities.split(",") if args.cities else None,
     )
     files = len(manifest["deliveries"])

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from psycopg import sql
 
 from oversight.parsing import RejectedDelivery
@@ -59,16 +61,18 @@ def reused_movements(conn: psycopg.Connection, city_code: str, business_date: dt
 
 
 def _copy_valid(conn: psycopg.Connection, result: ValidationResult, delivery_id: int, city: str, day: dt.date) -> None:
-    frame = result.valid
-    if frame.empty:
+    table = result.valid
+    if table.num_rows == 0:
         return
-    frame = frame.copy()
-    frame.insert(0, "business_date", day.isoformat())
-    frame.insert(0, "source_city_code", city)
-    frame.insert(0, "delivery_id", delivery_id)
+    n = table.num_rows
+    table = (
+        table.add_column(0, "business_date", pa.array([day.isoformat()] * n, pa.string()))
+        .add_column(0, "source_city_code", pa.array([city] * n, pa.string()))
+        .add_column(0, "delivery_id", pa.array([delivery_id] * n, pa.int64()))
+    )
     columns = [*META_COLUMNS, *result.spec.names, "extra_columns"]
-    buffer = io.StringIO()
-    frame[columns].to_csv(buffer, index=False, header=False)
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table.select(columns), buffer, pa_csv.WriteOptions(include_header=False))
     statement = sql.SQL("copy {}.{} ({}) from stdin with (format csv)").format(
         sql.Identifier("raw"), sql.Identifier(result.spec.kind), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
@@ -162,7 +166,7 @@ def publish(
             )
         _copy_valid(conn, outcome, delivery_id, city, day)
         _copy_quarantine(conn, outcome, delivery_id, city, day)
-        published = len(outcome.valid)
+        published = outcome.valid.num_rows
         quarantined = len(outcome.quarantined)
         conn.execute(
             "insert into audit.loads (delivery_id, rows_delivered, rows_published, rows_quarantined,"

@@ -136,7 +136,7 @@ def read_csv(spec: ExtractSpec, data: bytes) -> RawTable:
 
 
 def _cell_text(value: object) -> str | None:
-    if value is None:
+    if value is None or value == "":
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -176,37 +176,36 @@ def check_xlsx_container(data: bytes) -> None:
 
 
 def read_xlsx(spec: ExtractSpec, data: bytes) -> RawTable:
+    """First worksheet, first row the header. Read by calamine (Rust): it does not
+    process DTDs, so entity-expansion attacks fail as parse errors; zip bombs are
+    refused from the declared sizes before anything is inflated."""
     if not data:
         raise RejectedDelivery("empty_file", "the file is empty")
     check_xlsx_container(data)
-    import openpyxl  # uses defusedxml (installed): no entity expansion, no external entities
+    from python_calamine import CalamineWorkbook
 
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for broken or hostile XML
-        raise RejectedDelivery("bad_xlsx", f"XLSX cannot be read: {type(exc).__name__}: {exc}") from exc
-    try:
-        sheet = book.worksheets[0]
-        it = sheet.iter_rows(values_only=True)
-        header = next(it, None)
-        if header is None:
-            raise RejectedDelivery("empty_file", "the first worksheet is empty")
-        while header and header[-1] is None:
-            header = header[:-1]
-        names, delivered, extras = _map_headers(spec, [str(h) if h is not None else "" for h in header])
-        width = len(names)
-        rows: list[list[str | None]] = []
-        for values in it:
-            cells = [_cell_text(v) for v in values[:width]]
-            if all(c is None or not c.strip() for c in cells) and all(v is None for v in values[width:]):
-                continue
-            rows.append((cells + [None] * width)[:width])
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        if not book.sheet_names:
+            raise RejectedDelivery("empty_file", "the workbook has no worksheet")
+        values = book.get_sheet_by_index(0).to_python(skip_empty_area=False)
     except RejectedDelivery:
         raise
-    except Exception as exc:
+    except Exception as exc:  # calamine raises its own error types for broken or hostile XML
         raise RejectedDelivery("bad_xlsx", f"XLSX cannot be read: {type(exc).__name__}: {exc}") from exc
-    finally:
-        book.close()
+    values = [row for row in values if any(cell not in (None, "") for cell in row)]
+    if not values:
+        raise RejectedDelivery("empty_file", "the first worksheet is empty")
+    header = list(values[0])
+    while header and header[-1] in (None, ""):
+        header.pop()
+    names, delivered, extras = _map_headers(spec, [str(h) if h is not None else "" for h in header])
+    width = len(names)
+    rows: list[list[str | None]] = []
+    for record in values[1:]:
+        cells = [_cell_text(v) for v in record[:width]]
+        cells += [None] * (width - len(cells))
+        rows.append(cells)
     return RawTable(names, rows, delivered, extras, None, "xlsx")
 
 

@@ -61,8 +61,17 @@ SHAANXI = {
 }
 # Share of the province per reporting unit (rough population weights; not published).
 SHAANXI_WEIGHTS = {
-    "610100": 0.30, "610200": 0.025, "610300": 0.095, "610400": 0.11, "610403": 0.01, "610500": 0.12,
-    "610600": 0.06, "610700": 0.09, "610800": 0.09, "610900": 0.06, "611000": 0.04,
+    "610100": 0.30,
+    "610200": 0.025,
+    "610300": 0.095,
+    "610400": 0.11,
+    "610403": 0.01,
+    "610500": 0.12,
+    "610600": 0.06,
+    "610700": 0.09,
+    "610800": 0.09,
+    "610900": 0.06,
+    "611000": 0.04,
 }
 # Delivery format per unit: (format, encoding, header language, date style, money style)
 FORMATS: dict[str, tuple[str, str | None, str]] = {
@@ -200,7 +209,7 @@ class Simulator:
         self.days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
         self.seed = seed
         self.scale = scale
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - simulation, not security
         self.units = units
         self.sim = Simulation(province, start, end, units)
         self.counter: dict[str, int] = defaultdict(int)
@@ -286,51 +295,88 @@ class Simulator:
             }
         else:
             per = max(1, len(self.units))
-            groups = {"deregistered": 300 * per, "converted": 60 * per, "remaining": 15 * per, "non_subject_new": 250 * per}
+            groups = {
+                "deregistered": 300 * per,
+                "converted": 60 * per,
+                "remaining": 15 * per,
+                "non_subject_new": 250 * per,
+            }
         groups |= {"non_subject_cancelled": 120, "non_subject_suspended": 30, "high_school_subject": 150}
         allocation = {g: allocate(n, weights) for g, n in groups.items()}
         fields = ["sports", "arts", "tech", "other"]
         for i, unit in enumerate(self.units):
             for _ in range(allocation["deregistered"][i]):
                 self.institution(
-                    unit, "deregistered", category="subject", stage="compulsory", baseline_category="subject",
-                    status="cancelled", status_changed_date=dt.date(2021, 9, 1) + dt.timedelta(days=self.rng.randrange(300)),
+                    unit,
+                    "deregistered",
+                    category="subject",
+                    stage="compulsory",
+                    baseline_category="subject",
+                    status="cancelled",
+                    status_changed_date=dt.date(2021, 9, 1) + dt.timedelta(days=self.rng.randrange(300)),
                     approved_date=dt.date(2012, 1, 1) + dt.timedelta(days=self.rng.randrange(3400)),
-                    fund_supervision_mode="none", on_platform=False, uses_model_contract=False,
+                    fund_supervision_mode="none",
+                    on_platform=False,
+                    uses_model_contract=False,
                 )
             for _ in range(allocation["converted"][i]):
                 self.institution(
-                    unit, "converted", category="non_subject", non_subject_field=self.rng.choice(fields),
-                    stage="compulsory", baseline_category="subject",
+                    unit,
+                    "converted",
+                    category="non_subject",
+                    non_subject_field=self.rng.choice(fields),
+                    stage="compulsory",
+                    baseline_category="subject",
                     approved_date=dt.date(2012, 1, 1) + dt.timedelta(days=self.rng.randrange(3400)),
                 )
             for _ in range(allocation["remaining"][i]):
                 self.institution(
-                    unit, "remaining", category="subject", stage="compulsory", baseline_category="subject",
-                    nonprofit=True, approved_date=dt.date(2012, 1, 1) + dt.timedelta(days=self.rng.randrange(3400)),
+                    unit,
+                    "remaining",
+                    category="subject",
+                    stage="compulsory",
+                    baseline_category="subject",
+                    nonprofit=True,
+                    approved_date=dt.date(2012, 1, 1) + dt.timedelta(days=self.rng.randrange(3400)),
                 )
             for _ in range(allocation["non_subject_new"][i]):
                 self.institution(
-                    unit, "non_subject_new", category="non_subject", non_subject_field=self.rng.choice(fields),
+                    unit,
+                    "non_subject_new",
+                    category="non_subject",
+                    non_subject_field=self.rng.choice(fields),
                     stage=self.rng.choice(("compulsory", "other", "high_school")),
                     approved_date=dt.date(2021, 9, 1) + dt.timedelta(days=self.rng.randrange(1500)),
                 )
             for _ in range(allocation["non_subject_cancelled"][i]):
                 self.institution(
-                    unit, "non_subject_cancelled", category="non_subject", non_subject_field=self.rng.choice(fields),
-                    stage="other", status="cancelled", status_changed_date=dt.date(2024, 5, 1),
-                    fund_supervision_mode="none", on_platform=False,
+                    unit,
+                    "non_subject_cancelled",
+                    category="non_subject",
+                    non_subject_field=self.rng.choice(fields),
+                    stage="other",
+                    status="cancelled",
+                    status_changed_date=dt.date(2024, 5, 1),
+                    fund_supervision_mode="none",
+                    on_platform=False,
                 )
             for _ in range(allocation["non_subject_suspended"][i]):
                 self.institution(
-                    unit, "non_subject_suspended", category="non_subject", non_subject_field=self.rng.choice(fields),
-                    stage="other", status="suspended", status_changed_date=dt.date(2025, 3, 1),
+                    unit,
+                    "non_subject_suspended",
+                    category="non_subject",
+                    non_subject_field=self.rng.choice(fields),
+                    stage="other",
+                    status="suspended",
+                    status_changed_date=dt.date(2025, 3, 1),
                 )
             for _ in range(allocation["high_school_subject"][i]):
                 self.institution(unit, "high_school_subject", category="subject", stage="high_school", nonprofit=True)
 
     # -- helpers -------------------------------------------------------------
-    def pick(self, group: str, city: str | None = None, mode: str | None = None, fund: str | None = None) -> Institution:
+    def pick(
+        self, group: str, city: str | None = None, mode: str | None = None, fund: str | None = None
+    ) -> Institution:
         for inst in self.sim.institutions:
             if (
                 inst.group == group
@@ -392,25 +438,30 @@ class Simulator:
             m = day.month - 1 + months
             end = dt.date(day.year + m // 12, m % 12 + 1, min(day.day, 28))
         class_type = self.rng.choice(("small", "medium", "large"))
-        self.add(inst.city_code, "fee_ledger", day, {
-            "movement_id": self.movement_id(inst.city_code),
-            "institution_id": inst.institution_id,
-            "account_no": f"6217{inst.institution_id[8:16]}",
-            "movement_type": "prepaid",
-            "amount_yuan": round(hours * price, 2),
-            "occurred_at": self.ts(day, hour, self.rng.randrange(60)),
-            "order_id": order.order_id,
-            "student_id_no": id_no,
-            "student_name": name,
-            "course_category": inst.category,
-            "class_hours": hours,
-            "unit_price_yuan": price,
-            "delivery_mode": inst.delivery_mode,
-            "class_type": class_type,
-            "service_start_date": day,
-            "service_end_date": end,
-            "channel": channel,
-        })
+        self.add(
+            inst.city_code,
+            "fee_ledger",
+            day,
+            {
+                "movement_id": self.movement_id(inst.city_code),
+                "institution_id": inst.institution_id,
+                "account_no": f"6217{inst.institution_id[8:16]}",
+                "movement_type": "prepaid",
+                "amount_yuan": round(hours * price, 2),
+                "occurred_at": self.ts(day, hour, self.rng.randrange(60)),
+                "order_id": order.order_id,
+                "student_id_no": id_no,
+                "student_name": name,
+                "course_category": inst.category,
+                "class_hours": hours,
+                "unit_price_yuan": price,
+                "delivery_mode": inst.delivery_mode,
+                "class_type": class_type,
+                "service_start_date": day,
+                "service_end_date": end,
+                "channel": channel,
+            },
+        )
         order.mode = inst.delivery_mode
         self.orders[inst.institution_id].append(order)
         return order
@@ -434,29 +485,39 @@ class Simulator:
         minutes = minutes if minutes is not None else int(hours * (30 if online else 45))
         start = start or ((19, 0) if online else (18, 0))
         began = self.ts(class_day or day, *start)
-        self.add(inst.city_code, "fee_ledger", day, {
-            "movement_id": self.movement_id(inst.city_code),
-            "institution_id": inst.institution_id,
-            "account_no": f"6217{inst.institution_id[8:16]}",
-            "movement_type": "release",
-            "amount_yuan": amount if amount is not None else round(hours * order.unit_price, 2),
-            "occurred_at": self.ts(day, 21, 30),
-            "order_id": order.order_id,
-            "class_hours": hours,
-            "class_started_at": began,
-            "class_ended_at": began + dt.timedelta(minutes=minutes),
-        })
+        self.add(
+            inst.city_code,
+            "fee_ledger",
+            day,
+            {
+                "movement_id": self.movement_id(inst.city_code),
+                "institution_id": inst.institution_id,
+                "account_no": f"6217{inst.institution_id[8:16]}",
+                "movement_type": "release",
+                "amount_yuan": amount if amount is not None else round(hours * order.unit_price, 2),
+                "occurred_at": self.ts(day, 21, 30),
+                "order_id": order.order_id,
+                "class_hours": hours,
+                "class_started_at": began,
+                "class_ended_at": began + dt.timedelta(minutes=minutes),
+            },
+        )
         order.remaining -= hours
 
     def reserve_deposit(self, inst: Institution, day: dt.date, amount: float) -> None:
-        self.add(inst.city_code, "fee_ledger", day, {
-            "movement_id": self.movement_id(inst.city_code),
-            "institution_id": inst.institution_id,
-            "account_no": f"6228{inst.institution_id[8:16]}",
-            "movement_type": "reserve_deposit",
-            "amount_yuan": amount,
-            "occurred_at": self.ts(day, 9, 0),
-        })
+        self.add(
+            inst.city_code,
+            "fee_ledger",
+            day,
+            {
+                "movement_id": self.movement_id(inst.city_code),
+                "institution_id": inst.institution_id,
+                "account_no": f"6228{inst.institution_id[8:16]}",
+                "movement_type": "reserve_deposit",
+                "amount_yuan": amount,
+                "occurred_at": self.ts(day, 9, 0),
+            },
+        )
 
     def clean_price(self, inst: Institution) -> int:
         if inst.category == "subject":
@@ -466,7 +527,8 @@ class Simulator:
     def build_ledger(self) -> None:
         """Daily collections and class consumption of clean institutions."""
         active = [
-            i for i in self.sim.institutions
+            i
+            for i in self.sim.institutions
             if i.status == "active" and i.fund_supervision_mode != "none" and i.role == "clean"
         ]
         rate = 0.12 * self.scale
@@ -498,12 +560,14 @@ class Simulator:
     def expect(self, rule: str, inst: Institution | None, city: str | None = None, **detail: Any) -> None:
         if inst is not None:
             inst.role = f"plant:{rule}"
-        self.expected_alerts.append({
-            "rule_id": rule,
-            "institution_id": inst.institution_id if inst else None,
-            "city_code": inst.city_code if inst else city,
-            **{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in detail.items()},
-        })
+        self.expected_alerts.append(
+            {
+                "rule_id": rule,
+                "institution_id": inst.institution_id if inst else None,
+                "city_code": inst.city_code if inst else city,
+                **{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in detail.items()},
+            }
+        )
 
     def plant_breaches(self) -> None:
         d = self.days
@@ -558,8 +622,13 @@ class Simulator:
 
         unit = self.unit(self.plant_city("610500"))
         inst = self.institution(
-            unit, "new_subject", category="subject", stage="compulsory", baseline_category=None,
-            approved_date=dt.date(2023, 3, 15), nonprofit=True,
+            unit,
+            "new_subject",
+            category="subject",
+            stage="compulsory",
+            baseline_category=None,
+            approved_date=dt.date(2023, 3, 15),
+            nonprofit=True,
         )
         self.expect("new_subject_after_baseline", inst)
 
@@ -601,20 +670,34 @@ class Simulator:
         self.expect("complaint_spike", self.complaint_spike, complaints=12, date=second)
 
         # extract_late: one kind arriving after its deadline, one never arriving
+        self.late_delivery: tuple[str, str, dt.date] | None = None
         if len(d) >= 3:
             self.late_delivery = (self.plant_city("611000"), "complaints", d[2])
-            self.expect("extract_late", None, city=self.late_delivery[0], kind="complaints", business_date=d[2],
-                        delivered="late")
-        else:
-            self.late_delivery = None
+            self.expect(
+                "extract_late",
+                None,
+                city=self.late_delivery[0],
+                kind="complaints",
+                business_date=d[2],
+                delivered="late",
+            )
         self.missing_delivery = (self.plant_city("610403"), "refunds", last)
-        self.expect("extract_late", None, city=self.missing_delivery[0], kind="refunds", business_date=last,
-                    delivered="never")
+        self.expect(
+            "extract_late", None, city=self.missing_delivery[0], kind="refunds", business_date=last, delivered="never"
+        )
 
     # -- refunds -----------------------------------------------------------------
     def refund_row(
-        self, inst: Institution, day: dt.date, fen: int, status: str, requested: dt.date, person: tuple[str, str],
-        method: str | None = None, completed: dt.date | None = None, refunded_fen: int | None = None,
+        self,
+        inst: Institution,
+        day: dt.date,
+        fen: int,
+        status: str,
+        requested: dt.date,
+        person: tuple[str, str],
+        method: str | None = None,
+        completed: dt.date | None = None,
+        refunded_fen: int | None = None,
     ) -> dict[str, Any]:
         return {
             "refund_id": f"R{inst.city_code}{self.next_id('refund'):08d}",
@@ -623,7 +706,8 @@ class Simulator:
             "student_name": person[0],
             "guardian_phone": person[1],
             "requested_amount_yuan": fen / 100,
-            "refunded_amount_yuan": (fen if refunded_fen is None else refunded_fen) / 100 if status == "completed"
+            "refunded_amount_yuan": (fen if refunded_fen is None else refunded_fen) / 100
+            if status == "completed"
             else 0.0,
             "method": method,
             "status": status,
@@ -651,11 +735,21 @@ class Simulator:
             self.add(inst.city_code, "refunds", day, row)
             later = [x for x in d if x > day and not is_rest_day(x)]
             if later:
-                self.add(inst.city_code, "refunds", later[0], {**row, "status": "in_progress",
-                                                                "updated_at": self.ts(later[0], 11)})
+                self.add(
+                    inst.city_code,
+                    "refunds",
+                    later[0],
+                    {**row, "status": "in_progress", "updated_at": self.ts(later[0], 11)},
+                )
             if len(later) >= 2:
-                done = {**row, "status": "completed", "method": "cash", "refunded_amount_yuan": fen / 100,
-                        "completed_date": later[1], "updated_at": self.ts(later[1], 15)}
+                done = {
+                    **row,
+                    "status": "completed",
+                    "method": "cash",
+                    "refunded_amount_yuan": fen / 100,
+                    "completed_date": later[1],
+                    "updated_at": self.ts(later[1], 15),
+                }
                 self.add(inst.city_code, "refunds", later[1], done)
                 completed_rows.append((inst, later[1], done))
                 window_students += 1
@@ -664,8 +758,12 @@ class Simulator:
         inst = self.refund_overdue
         name, _i, phone = self.person(inst.city_code)
         requested = working_days_before(first, 8)
-        self.add(inst.city_code, "refunds", first,
-                 self.refund_row(inst, first, 180_000, "requested", requested, (name, phone)))
+        self.add(
+            inst.city_code,
+            "refunds",
+            first,
+            self.refund_row(inst, first, 180_000, "requested", requested, (name, phone)),
+        )
         inst = self.refund_surge
         surge_day = d[min(2, len(d) - 1)]
         for _ in range(25):
@@ -674,8 +772,12 @@ class Simulator:
             self.add(inst.city_code, "refunds", surge_day, row)
             nxt = [x for x in d if x > surge_day]
             if nxt:
-                self.add(inst.city_code, "refunds", nxt[0], {**row, "status": "in_progress",
-                                                              "updated_at": self.ts(nxt[0], 10)})
+                self.add(
+                    inst.city_code,
+                    "refunds",
+                    nxt[0],
+                    {**row, "status": "in_progress", "updated_at": self.ts(nxt[0], 10)},
+                )
         # historical completed cases delivered on the first day, calibrated to the report
         if self.calibrated:
             students = SHAANXI["refund_students"] - window_students
@@ -697,17 +799,33 @@ class Simulator:
             method = methods[k % 100]
             if k % 20 == 0 and fens[k] > 2000:  # a second case for the same student: same person, split amount
                 part = fens[k] // 3
-                self.add(inst.city_code, "refunds", first, self.refund_row(
-                    inst, first, part, "completed", requested, (name, phone), method, completed))
+                self.add(
+                    inst.city_code,
+                    "refunds",
+                    first,
+                    self.refund_row(inst, first, part, "completed", requested, (name, phone), method, completed),
+                )
                 fens[k] -= part
-            self.add(inst.city_code, "refunds", first, self.refund_row(
-                inst, first, fens[k], "completed", requested, (name, phone), method, completed))
+            self.add(
+                inst.city_code,
+                "refunds",
+                first,
+                self.refund_row(inst, first, fens[k], "completed", requested, (name, phone), method, completed),
+            )
         self.manifest_refunds = {"students": students + window_students, "fen": total_fen + window_fen}
 
     # -- complaints ---------------------------------------------------------------
     def complaint_row(
-        self, city: str, day: dt.date, received: dt.datetime, scope: str, status: str,
-        inst: Institution | None, category: str, closed: dt.datetime | None = None, cid: str | None = None,
+        self,
+        city: str,
+        day: dt.date,
+        received: dt.datetime,
+        scope: str,
+        status: str,
+        inst: Institution | None,
+        category: str,
+        closed: dt.datetime | None = None,
+        cid: str | None = None,
     ) -> dict[str, Any]:
         _name, _i, phone = self.person(city)
         return {
@@ -721,7 +839,8 @@ class Simulator:
             "status": status,
             "closed_at": closed,
             "reporter_phone": phone,
-            "summary": f"家长{_name}反映{'校外培训机构' if scope == 'out_of_school' else '学校'}相关问题，联系电话{phone}",
+            "summary": f"家长{_name}反映{'校外培训机构' if scope == 'out_of_school' else '学校'}"
+            f"相关问题，联系电话{phone}",
             "updated_at": self.ts(day, 17, self.rng.randrange(60)),
         }
 
@@ -734,14 +853,28 @@ class Simulator:
         later = [x for x in d if x > day]
         close_day = later[min(len(later) - 1, 2)] if later else day
         if later and close_day != later[0]:
-            self.add(city, "complaints", later[0], {**row, "status": "transferred", "updated_at": self.ts(later[0], 12)})
+            self.add(
+                city, "complaints", later[0], {**row, "status": "transferred", "updated_at": self.ts(later[0], 12)}
+            )
         if close_day == day:
             self.sim.rows[(city, "complaints", day)][-1] = {
-                **row, "status": "closed", "closed_at": self.ts(day, 16), "updated_at": self.ts(day, 16, 30)
+                **row,
+                "status": "closed",
+                "closed_at": self.ts(day, 16),
+                "updated_at": self.ts(day, 16, 30),
             }
         else:
-            self.add(city, "complaints", close_day, {**row, "status": "closed", "closed_at": self.ts(close_day, 15),
-                                                     "updated_at": self.ts(close_day, 15, 30)})
+            self.add(
+                city,
+                "complaints",
+                close_day,
+                {
+                    **row,
+                    "status": "closed",
+                    "closed_at": self.ts(close_day, 15),
+                    "updated_at": self.ts(close_day, 15, 30),
+                },
+            )
 
     def build_complaints(self) -> None:
         d = self.days
@@ -781,8 +914,12 @@ class Simulator:
                     received = self.ts(dt.date(2021, 9, 1) + dt.timedelta(days=self.rng.randrange(400)), 10)
                     closed = received + dt.timedelta(days=self.rng.randrange(1, 20))
                     cat = self.rng.choice(cats_in if scope == "in_school" else cats_out)
-                    self.add(unit.city_code, "complaints", first,
-                             self.complaint_row(unit.city_code, first, received, scope, "closed", None, cat, closed))
+                    self.add(
+                        unit.city_code,
+                        "complaints",
+                        first,
+                        self.complaint_row(unit.city_code, first, received, scope, "closed", None, cat, closed),
+                    )
         self.manifest_complaints = {"in_school": hist_in + in_school, "out_of_school": hist_out + out_school}
 
     # -- plants: bad data ------------------------------------------------------------
@@ -798,55 +935,157 @@ class Simulator:
         yl = self.plant_city("610403")
         template = dict(self.sim.rows[(xa, "fee_ledger", day2)][0]) if self.sim.rows[(xa, "fee_ledger", day2)] else None
 
-        def bad(city: str, kind: str, day: dt.date, row: dict[str, Any], case: str, rule: str, column: str | None,
-                contains: str) -> None:
+        def bad(
+            city: str,
+            kind: str,
+            day: dt.date,
+            row: dict[str, Any],
+            case: str,
+            rule: str,
+            column: str | None,
+            contains: str,
+        ) -> None:
             row = dict(row)
             row["_bad"] = case
             self.add(city, kind, day, row)
-            self.bad_data.append({"case": case, "city_code": city, "kind": kind, "business_date": day.isoformat(),
-                                  "outcome": "quarantined", "rule": rule, "column": column,
-                                  "message_contains": contains, "key": row.get(SPECS[kind].key[0])})
+            self.bad_data.append(
+                {
+                    "case": case,
+                    "city_code": city,
+                    "kind": kind,
+                    "business_date": day.isoformat(),
+                    "outcome": "quarantined",
+                    "rule": rule,
+                    "column": column,
+                    "message_contains": contains,
+                    "key": row.get(SPECS[kind].key[0]),
+                }
+            )
 
         inst_rows = self.sim.rows
         if template:
-            bad(xa, "fee_ledger", day2, {**template, "movement_id": self.movement_id(xa), "amount_yuan": "-30.00"},
-                "negative_amount", "positive", "amount_yuan", "must be > 0")
-            bad(xy, "fee_ledger", day2, {**template, "movement_id": self.movement_id(xy), "amount_yuan": "12.3.4",
-                                         "institution_id": template["institution_id"]},
-                "unparseable_amount", "amount", "amount_yuan", "is not an amount in yuan")
+            bad(
+                xa,
+                "fee_ledger",
+                day2,
+                {**template, "movement_id": self.movement_id(xa), "amount_yuan": "-30.00"},
+                "negative_amount",
+                "positive",
+                "amount_yuan",
+                "must be > 0",
+            )
+            bad(
+                xy,
+                "fee_ledger",
+                day2,
+                {
+                    **template,
+                    "movement_id": self.movement_id(xy),
+                    "amount_yuan": "12.3.4",
+                    "institution_id": template["institution_id"],
+                },
+                "unparseable_amount",
+                "amount",
+                "amount_yuan",
+                "is not an amount in yuan",
+            )
             dup_id = self.movement_id(yl)
             for _ in range(2):
-                bad(yl, "fee_ledger", day2, {**template, "movement_id": dup_id}, "duplicate_key_in_file",
-                    "duplicate_key", "movement_id", "keys must be unique")
+                bad(
+                    yl,
+                    "fee_ledger",
+                    day2,
+                    {**template, "movement_id": dup_id},
+                    "duplicate_key_in_file",
+                    "duplicate_key",
+                    "movement_id",
+                    "keys must be unique",
+                )
             if len(d) >= 3:
                 reused = inst_rows[(xa, "fee_ledger", day2)][0]["movement_id"]
-                bad(xa, "fee_ledger", day3, {**template, "movement_id": reused,
-                                             "occurred_at": self.ts(day3, 11)},
-                    "movement_id_reused", "movement_id_reused", "movement_id", "already delivered for")
+                bad(
+                    xa,
+                    "fee_ledger",
+                    day3,
+                    {**template, "movement_id": reused, "occurred_at": self.ts(day3, 11)},
+                    "movement_id_reused",
+                    "movement_id_reused",
+                    "movement_id",
+                    "already delivered for",
+                )
         src = self.sim.institutions[0]
         wrong = src.institution_id[:-1] + ("0" if src.institution_id[-1] != "0" else "1")
         unit_inst = next(i for i in self.sim.institutions if i.city_code == xa)
-        bad(xa, "institutions", d[0], {**unit_inst.row(), "institution_id": wrong, "institution_name": "校验位错误机构"},
-            "invalid_check_character", "check_character", "institution_id", "not a valid unified social credit code")
+        bad(
+            xa,
+            "institutions",
+            d[0],
+            {**unit_inst.row(), "institution_id": wrong, "institution_name": "校验位错误机构"},
+            "invalid_check_character",
+            "check_character",
+            "institution_id",
+            "not a valid unified social credit code",
+        )
         who = ("测试", "13000000000")
         inst = next(i for i in self.sim.institutions if i.city_code == wn)
-        bad(wn, "refunds", day2, {**self.refund_row(inst, day2, 10_000, "requested", day2, who),
-                                  "requested_date": "2026-13-45"},
-            "unparseable_date", "date", "requested_date", "is not a date")
+        bad(
+            wn,
+            "refunds",
+            day2,
+            {**self.refund_row(inst, day2, 10_000, "requested", day2, who), "requested_date": "2026-13-45"},
+            "unparseable_date",
+            "date",
+            "requested_date",
+            "is not a date",
+        )
         inst = next(i for i in self.sim.institutions if i.city_code == xa)
-        bad(xa, "refunds", day3, self.refund_row(inst, day3, 10_000, "completed", day3, who, "cash", day3, 20_000),
-            "refund_exceeds_request", "refund_exceeds_request", "refunded_amount_yuan", "exceeds")
-        bad(xa, "complaints", day3,
-            self.complaint_row(xa, day3, self.ts(day3 + dt.timedelta(days=1), 9), "out_of_school", "open", None,
-                               "fees"),
-            "date_after_business_date", "not_after_business_date", "received_at", "is after the business date")
-        bad(xy, "complaints", day2,
+        bad(
+            xa,
+            "refunds",
+            day3,
+            self.refund_row(inst, day3, 10_000, "completed", day3, who, "cash", day3, 20_000),
+            "refund_exceeds_request",
+            "refund_exceeds_request",
+            "refunded_amount_yuan",
+            "exceeds",
+        )
+        bad(
+            xa,
+            "complaints",
+            day3,
+            self.complaint_row(
+                xa, day3, self.ts(day3 + dt.timedelta(days=1), 9), "out_of_school", "open", None, "fees"
+            ),
+            "date_after_business_date",
+            "not_after_business_date",
+            "received_at",
+            "is after the business date",
+        )
+        bad(
+            xy,
+            "complaints",
+            day2,
             self.complaint_row(xa, day2, self.ts(day2, 9), "out_of_school", "open", None, "fees"),
-            "city_code_not_delivering_city", "city_code", "city_code", "is not the delivering city")
-        bad(xa, "complaints", d[min(3, len(d) - 1)],
-            {**self.complaint_row(xa, d[min(3, len(d) - 1)], self.ts(d[min(3, len(d) - 1)], 9), "out_of_school",
-                                  "open", None, "fees"), "scope": "校外培训"},
-            "unknown_enumeration_label", "enumeration", "scope", "is not one of")
+            "city_code_not_delivering_city",
+            "city_code",
+            "city_code",
+            "is not the delivering city",
+        )
+        bad(
+            xa,
+            "complaints",
+            d[min(3, len(d) - 1)],
+            {
+                **self.complaint_row(
+                    xa, d[min(3, len(d) - 1)], self.ts(d[min(3, len(d) - 1)], 9), "out_of_school", "open", None, "fees"
+                ),
+                "scope": "校外培训",
+            },
+            "unknown_enumeration_label",
+            "enumeration",
+            "scope",
+            "is not one of",
+        )
 
     def file_level_plans(self) -> dict[tuple[str, str, dt.date], tuple[str, str]]:
         """(city, kind, day) -> (case, expected reason code) for whole-file rejections."""
@@ -897,9 +1136,7 @@ class Simulator:
         kind_fmt, encoding, lang = fmt
         zh = lang == "zh"
         headers = [c.alias if zh else c.name for c in spec.columns]
-        table = [
-            [self.render_value(city, c.type, r.get(c.name), c.enum, zh) for c in spec.columns] for r in rows
-        ]
+        table = [[self.render_value(city, c.type, r.get(c.name), c.enum, zh) for c in spec.columns] for r in rows]
         if kind_fmt == "csv":
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\r\n")
@@ -964,8 +1201,9 @@ class Simulator:
             if fmt[0] == "csv":
                 text = data.decode(fmt[1] or "utf-8")
                 first, rest = text.split("\r\n", 1)
-                return (first.replace(label, label + ",  " + label, 1) + "\r\n"
-                        + rest.replace("\r\n", ",x\r\n")).encode(fmt[1] or "utf-8"), None
+                return (
+                    first.replace(label, label + ",  " + label, 1) + "\r\n" + rest.replace("\r\n", ",x\r\n")
+                ).encode(fmt[1] or "utf-8"), None
         return data, None
 
     # -- run --------------------------------------------------------------------------------
@@ -992,7 +1230,9 @@ class Simulator:
                 for kind in SPECS:
                     if missing and (city, kind, day) == missing:
                         continue
-                    rows = self.snapshot(city, day) if kind == "institutions" else self.sim.rows.get((city, kind, day), [])
+                    rows = (
+                        self.snapshot(city, day) if kind == "institutions" else self.sim.rows.get((city, kind, day), [])
+                    )
                     if kind == "institutions":
                         rows += [r for r in self.sim.rows.get((city, kind, day), []) if "_bad" in r]
                     data = self.render(city, kind, rows, fmt)
@@ -1001,9 +1241,16 @@ class Simulator:
                     if case:
                         data, digest = self.spoil(data, case[0], kind, fmt)
                         marker = digest or ""
-                        self.bad_data.append({"case": case[0], "city_code": city, "kind": kind,
-                                              "business_date": day.isoformat(), "outcome": "rejected",
-                                              "reason_code": case[1]})
+                        self.bad_data.append(
+                            {
+                                "case": case[0],
+                                "city_code": city,
+                                "kind": kind,
+                                "business_date": day.isoformat(),
+                                "outcome": "rejected",
+                                "reason_code": case[1],
+                            }
+                        )
                     target = out / city / kind / f"{city}_{kind}_{day:%Y%m%d}.{fmt[0]}"
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(data)
@@ -1016,10 +1263,18 @@ class Simulator:
                     os.utime(target, (stamp, stamp))
                     os.utime(ok, (stamp, stamp))
                     n_rows = len(rows)
-                    delivered.append({"city_code": city, "kind": kind, "business_date": day.isoformat(),
-                                      "format": fmt[0], "encoding": fmt[1], "rows": n_rows,
-                                      "bad_rows": sum(1 for r in rows if "_bad" in r),
-                                      "file_case": case[0] if case else None})
+                    delivered.append(
+                        {
+                            "city_code": city,
+                            "kind": kind,
+                            "business_date": day.isoformat(),
+                            "format": fmt[0],
+                            "encoding": fmt[1],
+                            "rows": n_rows,
+                            "bad_rows": sum(1 for r in rows if "_bad" in r),
+                            "file_case": case[0] if case else None,
+                        }
+                    )
         manifest = {
             "province": self.province,
             "calibrated": self.calibrated,
@@ -1041,8 +1296,11 @@ class Simulator:
         return manifest
 
     def controls(self) -> list[str]:
-        clean = [i for i in self.sim.institutions if i.role == "clean" and i.status == "active"
-                 and self.orders.get(i.institution_id)]
+        clean = [
+            i
+            for i in self.sim.institutions
+            if i.role == "clean" and i.status == "active" and self.orders.get(i.institution_id)
+        ]
         chosen = []
         for unit in self.units:
             chosen += [i.institution_id for i in clean if i.city_code == unit.city_code][:2]

@@ -51,8 +51,8 @@ def parse_sources(text: str, origin: str = "sources") -> dict[str, Source]:
     data = yaml.safe_load(text) or {}
     defaults = data.get("defaults") or {}
     out: dict[str, Source] = {}
-    for code, entry in (data.get("cities") or {}).items():
-        code = str(code)
+    for key, entry in (data.get("cities") or {}).items():
+        code = str(key)
         where = f"{origin}: city {code}"
         if not is_known_city(code):
             raise SourceConfigError(f"{where} is not a known prefecture-level division or reporting unit")

@@ -19,17 +19,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from stdnum.cn import uscc
 
 from oversight.parsing import RawTable, RejectedDelivery
 from oversight.spec import Column, ExtractSpec, When
 
 BOOLEANS = {"true": "t", "false": "f", "1": "t", "0": "f", "y": "t", "n": "f", "是": "t", "否": "f"}
-DATE_RE = r"\d{4}([-/]?)\d{2}\1\d{2}"
-TIMESTAMP_RE = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}"
-MONEY_RE = r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?"
-DECIMAL_RE = r"-?\d+(?:\.\d+)?"
-EXCEL_SERIAL_RE = r"\d{5}(?:\.0+)?"
+# RE2 patterns (pyarrow), anchored
+DATE_RE = r"^(?:\d{4}-\d{2}-\d{2}|\d{4}/\d{2}/\d{2}|\d{8})$"
+TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$"
+MONEY_RE = r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{1,2})?$"
+DECIMAL_RE = r"^-?\d+(?:\.\d+)?$"
+EXCEL_SERIAL_RE = r"^\d{5}(?:\.0+)?$"
 MAX_SHOWN = 80  # longest value quoted in a message
 
 
@@ -41,26 +44,6 @@ class Reason:
 
     def as_dict(self) -> dict[str, str | None]:
         return {"rule": self.rule, "column": self.column, "message": self.message}
-
-
-@dataclass
-class CheckedColumn:
-    present: pd.Series  # bool: a non-blank value was delivered
-    text: pd.Series  # stripped text or None
-    copy: pd.Series  # value formatted for COPY (None for null)
-    number: pd.Series | None = None  # float, for money/decimal
-    when: pd.Series | None = None  # datetime64, for dates/timestamps
-    parsed_ok: pd.Series | None = None
-
-
-@dataclass
-class ValidationResult:
-    spec: ExtractSpec
-    rows_delivered: int
-    valid: pd.DataFrame  # canonical columns formatted for COPY, plus row_number and extra_columns
-    quarantined: list[dict[str, Any]]  # row_number, delivered_values, reasons
-    rule_failures: dict[str, int] = field(default_factory=dict)  # rule -> rows failing it
-    rules_evaluated: list[str] = field(default_factory=list)
 
 
 def _shown(value: object) -> str:
@@ -79,7 +62,7 @@ class _Collector:
         self,
         rule: str,
         column: str | None,
-        mask: pd.Series | np.ndarray,
+        mask: np.ndarray,
         message: Callable[[int], str],
     ) -> None:
         self.evaluated.append(f"{rule}:{column}" if column else rule)
@@ -99,92 +82,134 @@ def _enum_lookup(col: Column) -> dict[str, str]:
     return lookup
 
 
-def _check_column(col: Column, raw: pd.Series, label: str, errors: _Collector) -> CheckedColumn:
-    text = raw.astype("object").where(raw.notna(), None)
-    text = text.map(lambda v: v.strip() if isinstance(v, str) else v)
-    text = text.where(text.notna() & (text != ""), None)
-    present = text.notna()
-    shown = text.where(present, "")
+@dataclass
+class CheckedColumn:
+    present: np.ndarray  # bool: a non-blank value was delivered
+    text: pa.Array  # stripped text (null when blank)
+    copy: pa.Array  # value formatted for COPY (null when null or invalid)
+    number: np.ndarray | None = None  # float (NaN when null), for money/decimal
+    when: np.ndarray | None = None  # datetime64[s] (NaT when null), for dates/timestamps
 
-    def bad_value(rule: str, mask: pd.Series, expectation: str) -> None:
-        errors.add(rule, col.name, mask, lambda i: f"column {label} value '{_shown(shown.iat[i])}' {expectation}")
+    def shown(self, i: int) -> str:
+        value = self.text[i].as_py()
+        return "" if value is None else _shown(value)
 
+
+@dataclass
+class ValidationResult:
+    spec: ExtractSpec
+    rows_delivered: int
+    valid: pa.Table  # row_number, canonical columns formatted for COPY, extra_columns
+    quarantined: list[dict[str, Any]]  # row_number, delivered_values, reasons
+    rule_failures: dict[str, int] = field(default_factory=dict)  # rule -> rows failing it
+    rules_evaluated: list[str] = field(default_factory=list)
+
+
+def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Arrow booleans to a numpy mask, null meaning False."""
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _lookup(text: pa.Array, mapping: dict[str, str]) -> pa.Array:
+    keys = pa.array(list(mapping), pa.string())
+    values = pa.array(list(mapping.values()), pa.string())
+    return pc.take(values, pc.index_in(text, value_set=keys))
+
+
+def _only(values: pa.Array, keep: np.ndarray) -> pa.Array:
+    return pc.if_else(pa.array(keep), values, pa.scalar(None, values.type))
+
+
+def _parse_time(text: pa.Array, shape: np.ndarray, fmt: str) -> tuple[np.ndarray, pa.Array]:
+    """(datetime64 values, ISO text for COPY); a value that does not round-trip (2026-02-30) is invalid."""
+    candidate = _only(text, shape)
+    if fmt == "%Y%m%d":
+        candidate = pc.replace_substring_regex(candidate, "[-/]", "")
+        parsed = pc.strptime(candidate, format=fmt, unit="s", error_is_null=True)
+        iso = pc.cast(pc.cast(parsed, pa.date32()), pa.string())
+        round_trip = _mask(pc.equal(pc.replace_substring(iso, "-", ""), candidate))
+    else:
+        candidate = pc.replace_substring(candidate, "T", " ")
+        parsed = pc.strptime(candidate, format=fmt, unit="s", error_is_null=True)
+        iso = pc.cast(parsed, pa.string())
+        round_trip = _mask(pc.equal(iso, candidate))
+    parsed = _only(parsed, round_trip)
+    when = np.asarray(parsed.to_numpy(zero_copy_only=False), dtype="datetime64[s]")
+    return when, _only(iso, round_trip)
+
+
+def _check_column(col: Column, raw: pa.Array, label: str, errors: _Collector) -> CheckedColumn:
+    trimmed = pc.utf8_trim_whitespace(raw)  # 全角 spaces too
+    text = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    present = _mask(pc.is_valid(text))
     checked = CheckedColumn(present=present, text=text, copy=text)
+
+    def bad_value(rule: str, mask: np.ndarray, expectation: str) -> None:
+        errors.add(rule, col.name, mask, lambda i: f"column {label} value '{checked.shown(i)}' {expectation}")
+
     t = col.type
     if t == "code6":
-        bad_value("format", present & ~text.fillna("").str.fullmatch(r"\d{6}"), "is not a 6-digit division code")
+        bad_value(
+            "format", present & ~_mask(pc.match_substring_regex(text, r"^\d{6}$")), "is not a 6-digit division code"
+        )
     elif t == "uscc":
-        uniques = pd.unique(text.dropna())
-        canonical = {}
-        for u in uniques:
+        canonical: dict[str, str] = {}
+        for u in pc.unique(text).to_pylist():
+            if u is None:
+                continue
             compact = u.replace(" ", "").upper()
             if uscc.is_valid(compact):
                 canonical[u] = compact
-        copy = text.map(canonical)
+        checked.copy = _lookup(text, canonical)
         bad_value(
             "check_character",
-            present & copy.isna(),
+            present & ~_mask(pc.is_valid(checked.copy)),
             "is not a valid unified social credit code (length, characters or check character)",
         )
-        checked.copy = copy
-    elif t == "enum":
-        lookup = _enum_lookup(col)
-        copy = text.fillna("").str.casefold().map(lookup)
-        allowed = ", ".join(f"{code}/{label_}" for code, label_ in col.enum.items())
-        bad_value("enumeration", present & copy.isna(), f"is not one of {allowed}")
-        checked.copy = copy.where(present, None)
-    elif t == "bool":
-        copy = text.fillna("").str.casefold().map(BOOLEANS)
-        bad_value("boolean", present & copy.isna(), "is not a boolean (true/false, 1/0, Y/N, 是/否)")
-        checked.copy = copy.where(present, None)
+    elif t in ("enum", "bool"):
+        mapping = _enum_lookup(col) if t == "enum" else BOOLEANS
+        checked.copy = _lookup(pc.utf8_lower(text), mapping)
+        ok = _mask(pc.is_valid(checked.copy))
+        if t == "enum":
+            allowed = ", ".join(f"{code}/{label_}" for code, label_ in col.enum.items())
+            bad_value("enumeration", present & ~ok, f"is not one of {allowed}")
+        else:
+            bad_value("boolean", present & ~ok, "is not a boolean (true/false, 1/0, Y/N, 是/否)")
     elif t == "date":
-        s = text.fillna("")
-        shape = s.str.fullmatch(DATE_RE)
-        when = pd.to_datetime(
-            s.str.replace(r"[-/]", "", regex=True).where(shape, None), format="%Y%m%d", errors="coerce"
-        )
-        ok = shape & when.notna()
-        serial = s.str.fullmatch(EXCEL_SERIAL_RE)
-        bad = present & ~ok
+        shape = _mask(pc.match_substring_regex(text, DATE_RE))
+        checked.when, checked.copy = _parse_time(text, shape, "%Y%m%d")
+        serial = _mask(pc.match_substring_regex(text, EXCEL_SERIAL_RE))
         errors.add(
             "date",
             col.name,
-            bad,
+            present & np.isnat(checked.when),
             lambda i: (
-                f"column {label} value '{_shown(shown.iat[i])}' is not a date (YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD)"
-                + ("; it looks like an Excel serial number: format the cells as dates or text" if serial.iat[i] else "")
+                f"column {label} value '{checked.shown(i)}' is not a date (YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD)"
+                + ("; it looks like an Excel serial number: format the cells as dates or text" if serial[i] else "")
             ),
         )
-        checked.when = when.where(ok)
-        checked.parsed_ok = ok
-        checked.copy = when.dt.strftime("%Y-%m-%d").where(ok, None)
     elif t == "timestamp":
-        s = text.fillna("")
-        shape = s.str.fullmatch(TIMESTAMP_RE)
-        when = pd.to_datetime(s.str.replace("T", " ").where(shape, None), format="%Y-%m-%d %H:%M:%S", errors="coerce")
-        ok = shape & when.notna()
-        bad_value("timestamp", present & ~ok, "is not a timestamp YYYY-MM-DD HH:MM:SS")
-        checked.when = when.where(ok)
-        checked.parsed_ok = ok
-        checked.copy = when.dt.strftime("%Y-%m-%d %H:%M:%S").where(ok, None)
+        shape = _mask(pc.match_substring_regex(text, TIMESTAMP_RE))
+        checked.when, checked.copy = _parse_time(text, shape, "%Y-%m-%d %H:%M:%S")
+        bad_value("timestamp", present & np.isnat(checked.when), "is not a timestamp YYYY-MM-DD HH:MM:SS")
     elif t in ("money", "decimal"):
-        s = text.fillna("")
-        pattern = MONEY_RE if t == "money" else DECIMAL_RE
-        shape = s.str.fullmatch(pattern)
-        cleaned = s.str.replace(",", "", regex=False).where(shape, None)
-        number = pd.to_numeric(cleaned, errors="coerce")
+        shape = _mask(pc.match_substring_regex(text, MONEY_RE if t == "money" else DECIMAL_RE))
+        cleaned = pc.replace_substring(_only(text, shape), ",", "")
+        checked.number = np.asarray(pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+        checked.copy = cleaned
         expectation = "is not an amount in yuan (at most 2 decimals)" if t == "money" else "is not a number"
         bad_value("amount" if t == "money" else "number", present & ~shape, expectation)
-        checked.number = number
-        checked.parsed_ok = shape
-        checked.copy = cleaned
     return checked
 
 
-def _condition(when: When, checked: dict[str, CheckedColumn]) -> pd.Series:
+def _condition(when: When, checked: dict[str, CheckedColumn]) -> np.ndarray:
     other = checked[when.column].copy
-    hit = other.isin(list(when.values))
-    return ~hit & other.notna() if when.negate else hit
+    hit = _mask(pc.is_in(other, value_set=pa.array(list(when.values), pa.string())))
+    return ~hit & _mask(pc.is_valid(other)) if when.negate else hit
+
+
+def _columns(table: RawTable) -> dict[str, pa.Array]:
+    return {name: pa.array([row[j] for row in table.rows], pa.string()) for j, name in enumerate(table.columns)}
 
 
 def validate(
@@ -201,9 +226,7 @@ def validate(
         raise RejectedDelivery(
             "empty_snapshot", "an institutions snapshot lists every supervised institution; it is empty"
         )
-    frame = (
-        pd.DataFrame(table.rows, columns=table.columns, dtype="object") if n else pd.DataFrame(columns=table.columns)
-    )
+    arrays = _columns(table)
     errors = _Collector(n)
     labels = {c.name: table.delivered_headers.get(c.name, c.name) for c in spec.columns}
 
@@ -219,12 +242,12 @@ def validate(
         )
 
     checked: dict[str, CheckedColumn] = {}
+    nulls = pa.nulls(n, pa.string())
     for col in spec.columns:
-        raw = frame[col.name] if col.name in frame.columns else pd.Series([None] * n, dtype="object")
-        checked[col.name] = _check_column(col, raw, labels[col.name], errors)
+        checked[col.name] = _check_column(col, arrays.get(col.name, nulls), labels[col.name], errors)
 
-    day = pd.Timestamp(business_date)
-    next_day = day + pd.Timedelta(days=1)
+    day = np.datetime64(business_date, "s")
+    next_day = day + np.timedelta64(1, "D")
     for col in spec.columns:
         c = checked[col.name]
         label = labels[col.name]
@@ -239,65 +262,60 @@ def validate(
                 cond & ~c.present,
                 lambda i, label=label, why=why: f"column {label} is required when {why}",
             )
-        if col.positive and c.number is not None:
+        if c.number is not None and (col.positive or col.non_negative):
+            with np.errstate(invalid="ignore"):
+                wrong = c.number <= 0 if col.positive else c.number < 0
+            bound = "> 0" if col.positive else ">= 0"
             errors.add(
-                "positive",
+                "positive" if col.positive else "non_negative",
                 col.name,
-                c.number.notna() & (c.number <= 0),
-                lambda i, c=c, label=label: f"column {label} value '{c.text.iat[i]}' must be > 0",
+                wrong,
+                lambda i, c=c, label=label, bound=bound: f"column {label} value '{c.shown(i)}' must be {bound}",
             )
-        if col.non_negative and c.number is not None:
-            errors.add(
-                "non_negative",
-                col.name,
-                c.number.notna() & (c.number < 0),
-                lambda i, c=c, label=label: f"column {label} value '{c.text.iat[i]}' must be >= 0",
-            )
-        if col.not_after_d and c.when is not None:
-            limit = next_day if col.type == "timestamp" else day
-            late = c.when >= limit if col.type == "timestamp" else c.when > limit
+        if c.when is not None and col.not_after_d:
+            late = c.when >= next_day if col.type == "timestamp" else c.when > day
             errors.add(
                 "not_after_business_date",
                 col.name,
-                c.when.notna() & late,
+                late,
                 lambda i, c=c, label=label: (
-                    f"column {label} value '{c.text.iat[i]}' is after the business date {business_date}"
+                    f"column {label} value '{c.shown(i)}' is after the business date {business_date}"
                 ),
             )
-        if col.on_d and c.when is not None:
+        if c.when is not None and col.on_d:
+            valid = ~np.isnat(c.when)
             errors.add(
                 "on_business_date",
                 col.name,
-                c.when.notna() & ((c.when < day) | (c.when >= next_day)),
+                valid & ((c.when < day) | (c.when >= next_day)),
                 lambda i, c=c, label=label: (
-                    f"column {label} value '{c.text.iat[i]}' is not on the business date {business_date}"
+                    f"column {label} value '{c.shown(i)}' is not on the business date {business_date}"
                 ),
             )
         if col.equals_city:
             errors.add(
                 "city_code",
                 col.name,
-                c.present & (c.text != city_code),
+                c.present & ~_mask(pc.equal(c.text, city_code)),
                 lambda i, c=c, label=label: (
-                    f"column {label} value '{c.text.iat[i]}' is not the delivering city {city_code}"
+                    f"column {label} value '{c.shown(i)}' is not the delivering city {city_code}"
                 ),
             )
         if col.unique:
-            key = c.copy if col.type == "uscc" else c.text
-            dup = key.notna() & key.duplicated(keep=False)
-            if dup.any():
-                positions = pd.Series(np.arange(1, n + 1), index=key.index)[dup].groupby(key[dup]).apply(list)
-                errors.add(
-                    "duplicate_key",
-                    col.name,
-                    dup,
-                    lambda i, key=key, label=label, positions=positions: (
-                        f"column {label} value '{key.iat[i]}' appears in rows "
-                        f"{', '.join(map(str, positions[key.iat[i]][:10]))} of this delivery; keys must be unique"
-                    ),
-                )
-            else:
-                errors.evaluated.append(f"duplicate_key:{col.name}")
+            key = pd.Series((c.copy if col.type == "uscc" else c.text).to_numpy(zero_copy_only=False), dtype="object")
+            dup = (key.notna() & key.duplicated(keep=False)).to_numpy()
+            positions: dict[str, list[int]] = {}
+            for i in np.flatnonzero(dup).tolist():
+                positions.setdefault(key.iat[i], []).append(i + 1)
+            errors.add(
+                "duplicate_key",
+                col.name,
+                dup,
+                lambda i, key=key, label=label, positions=positions: (
+                    f"column {label} value '{key.iat[i]}' appears in rows "
+                    f"{', '.join(map(str, positions[key.iat[i]][:10]))} of this delivery; keys must be unique"
+                ),
+            )
         for other_name, strict in ((col.not_before, False), (col.after, True)):
             if other_name is None or c.when is None:
                 continue
@@ -308,68 +326,71 @@ def validate(
             errors.add(
                 "order",
                 col.name,
-                c.when.notna() & o.when.notna() & wrong,
+                wrong,
                 lambda i, c=c, o=o, label=label, other=labels[other_name], word=word: (
-                    f"column {label} value '{c.text.iat[i]}' must be {word} {other} '{o.text.iat[i]}'"
+                    f"column {label} value '{c.shown(i)}' must be {word} {other} '{o.shown(i)}'"
                 ),
             )
 
     if spec.kind == "refunds":
         req, done = checked["requested_amount_yuan"], checked["refunded_amount_yuan"]
         assert req.number is not None and done.number is not None
+        with np.errstate(invalid="ignore"):
+            exceeds = done.number > req.number
         errors.add(
             "refund_exceeds_request",
             "refunded_amount_yuan",
-            req.number.notna() & done.number.notna() & (done.number > req.number),
+            exceeds,
             lambda i: (
-                f"column {labels['refunded_amount_yuan']} value '{done.text.iat[i]}' exceeds "
-                f"{labels['requested_amount_yuan']} '{req.text.iat[i]}'"
+                f"column {labels['refunded_amount_yuan']} value '{done.shown(i)}' exceeds "
+                f"{labels['requested_amount_yuan']} '{req.shown(i)}'"
             ),
         )
 
     if spec.kind == "fee_ledger" and reused_keys is not None and n:
         ids = checked["movement_id"].text
-        seen = reused_keys(ids.dropna().unique().tolist())
-        reused = ids.isin(list(seen))
+        seen = reused_keys([v for v in pc.unique(ids).to_pylist() if v is not None])
+        reused = _mask(pc.is_in(ids, value_set=pa.array(list(seen), pa.string())))
         errors.add(
             "movement_id_reused",
             "movement_id",
             reused,
             lambda i: (
-                f"column {labels['movement_id']} value '{ids.iat[i]}' was already delivered for "
-                f"{seen[ids.iat[i]]}; a movement_id is unique per city for ever"
+                f"column {labels['movement_id']} value '{ids[i].as_py()}' was already delivered for "
+                f"{seen[ids[i].as_py()]}; a movement_id is unique per city for ever"
             ),
         )
 
     bad_rows = sorted(errors.reasons)
-    quarantined = []
     delivered_names = [table.delivered_headers.get(name, name) for name in table.columns]
-    for i in bad_rows:
-        quarantined.append(
-            {
-                "row_number": i + 1,
-                "delivered_values": dict(zip(delivered_names, table.rows[i], strict=False)),
-                "reasons": [r.as_dict() for r in errors.reasons[i]],
-            }
-        )
+    quarantined = [
+        {
+            "row_number": i + 1,
+            "delivered_values": dict(zip(delivered_names, table.rows[i], strict=False)),
+            "reasons": [r.as_dict() for r in errors.reasons[i]],
+        }
+        for i in bad_rows
+    ]
     keep = np.ones(n, dtype=bool)
     keep[bad_rows] = False
-    valid = pd.DataFrame({name: checked[name].copy[keep] for name in spec.names})
-    valid.insert(0, "row_number", np.arange(1, n + 1)[keep])
+    keep_arrow = pa.array(keep)
+    columns = {"row_number": pa.array(np.arange(1, n + 1, dtype=np.int32)).filter(keep_arrow)}
+    for name in spec.names:
+        columns[name] = checked[name].copy.filter(keep_arrow)
     if table.extra_columns:
-        extras = frame.loc[keep, table.extra_columns]
-        valid["extra_columns"] = [
-            json.dumps(
-                {k: v for k, v in zip(table.extra_columns, row, strict=True) if v not in (None, "")}, ensure_ascii=False
-            )
-            for row in extras.itertuples(index=False, name=None)
+        extras = [
+            json.dumps({k: row[j] for k, j in extra_idx if row[j] not in (None, "")}, ensure_ascii=False)
+            for row, k_ in zip(table.rows, keep, strict=True)
+            if k_
+            for extra_idx in [[(k, table.columns.index(k)) for k in table.extra_columns]]
         ]
+        columns["extra_columns"] = pa.array(extras, pa.string())
     else:
-        valid["extra_columns"] = None
+        columns["extra_columns"] = pa.nulls(int(keep.sum()), pa.string())
     return ValidationResult(
         spec=spec,
         rows_delivered=n,
-        valid=valid.reset_index(drop=True),
+        valid=pa.table(columns),
         quarantined=quarantined,
         rule_failures=errors.failures,
         rules_evaluated=errors.evaluated,
