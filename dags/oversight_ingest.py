@@ -1,16 +1,26 @@
 """
 ### Ingest city extracts
 
-For one business date (the data interval's start, Asia/Shanghai), find every
-city's complete deliveries under the landing root (file drops with an `.ok`
-marker; any 6-digit city directory counts), store each payload immutably by
-SHA-256 and record it in `landing.deliveries`.
+For one business date *D* (the data interval's start, Asia/Shanghai) pull every
+city's four extracts, keep every delivered byte, and load each conformant row
+into `raw.*` exactly once.
 
-* one mapped task per delivery: one city's bad file never blocks another's;
-* re-running a date is safe: an identical re-delivery is recognised by its hash.
+1. `plan`: one work item per (city, kind): every configured source
+   (`OVERSIGHT_SOURCES`, default Shaanxi's 11 units) plus any valid city
+   directory found under the landing root.
+2. `ingest_file` / `pull_http` (dynamic task mapping, one task per city and
+   kind): sensors in *reschedule* mode, so a delivery that is not there yet
+   (no `.ok` marker, HTTP 404) frees the worker and is asked for again later,
+   until the city's deadline. Each delivery is stored by SHA-256, validated,
+   and published with its quarantined rows in one transaction. One city's
+   outage or bad file never blocks another's. Pools bound concurrent HTTP
+   pulls (`city_http`) and database loads (`warehouse_load`).
+3. `sweep`: late, out-of-order or corrected file deliveries of the 14 days
+   before *D*.
+4. `summarize` emits the `raw.*` Assets that schedule the warehouse build.
 
-Param `landing`: the landing root (default `$OVERSIGHT_LANDING_ROOT`, else
-`.local/landing`). Logic lives in `oversight.pipeline`.
+Run conf: `landing` (root directory), `wait` (false for backfills over a
+static folder: what is not there is missing). Logic: `oversight.pipeline`.
 """
 
 from __future__ import annotations
@@ -19,10 +29,21 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import BaseHook, Param, PokeReturnValue, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from oversight import pipeline
+from oversight.assets import RAW_ASSETS
+from oversight.http_source import CredentialsRefused
+
+DEFAULT_ARGS = {
+    "owner": "data-platform",
+    "retries": 3,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=30),
+}
 
 
 @dag(
@@ -33,28 +54,71 @@ from oversight import pipeline
     max_active_runs=4,
     tags=["oversight", "ingest"],
     doc_md=__doc__,
-    default_args={
-        "owner": "data-platform",
-        "retries": 3,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": True,
+    default_args=DEFAULT_ARGS,
+    params={
+        "landing": Param(None, type=["null", "string"], description="landing root directory"),
+        "wait": Param(True, type="boolean", description="wait for missing deliveries until the deadline"),
     },
-    params={"landing": Param(None, type=["null", "string"], description="landing root directory")},
 )
 def oversight_ingest() -> None:
     @task
-    def discover(params: dict[str, Any], data_interval_start: Any = None) -> list[dict[str, Any]]:
-        return pipeline.discover(params.get("landing"), pipeline.business_date_of(data_interval_start))
+    def plan(params: dict[str, Any], data_interval_start: Any = None) -> list[dict[str, Any]]:
+        return pipeline.plan(params.get("landing"), pipeline.business_date_of(data_interval_start))
 
-    @task(map_index_template="{{ task.op_kwargs['delivery']['original_name'] }}")
-    def ingest(delivery: dict[str, Any]) -> dict[str, Any]:
-        return pipeline.ingest_file(delivery)
+    @task
+    def file_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [i for i in items if i["channel"] == "file"]
 
-    @task(trigger_rule="all_done")
-    def summarize(results: list[dict[str, Any]], data_interval_start: Any = None) -> dict[str, Any]:
-        return pipeline.summarize(pipeline.business_date_of(data_interval_start), list(results or []))
+    @task
+    def http_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [i for i in items if i["channel"] == "http"]
 
-    summarize(ingest.expand(delivery=discover()))
+    @task.sensor(
+        poke_interval=600,
+        timeout=36 * 3600,
+        mode="reschedule",
+        pool="warehouse_load",
+        map_index_template="{{ task.op_kwargs['item']['city_code'] }}/{{ task.op_kwargs['item']['kind'] }}",
+    )
+    def ingest_file(item: dict[str, Any], params: dict[str, Any]) -> PokeReturnValue:
+        result = pipeline.poke_file(item, wait=bool(params.get("wait", True)), now=pendulum.now("Asia/Shanghai"))
+        return PokeReturnValue(is_done=result is not None, xcom_value=result)
+
+    @task.sensor(
+        poke_interval=600,
+        timeout=36 * 3600,
+        mode="reschedule",
+        pool="city_http",
+        map_index_template="{{ task.op_kwargs['item']['city_code'] }}/{{ task.op_kwargs['item']['kind'] }}",
+    )
+    def pull_http(item: dict[str, Any], params: dict[str, Any]) -> PokeReturnValue:
+        token = BaseHook.get_connection(item["conn_id"]).password or ""
+        try:
+            result = pipeline.poke_http(
+                item, token, wait=bool(params.get("wait", True)), now=pendulum.now("Asia/Shanghai")
+            )
+        except CredentialsRefused as exc:
+            raise AirflowFailException(str(exc)) from exc  # retrying cannot fix a refused token
+        return PokeReturnValue(is_done=result is not None, xcom_value=result)
+
+    @task(pool="warehouse_load")
+    def sweep(params: dict[str, Any], data_interval_start: Any = None) -> list[dict[str, Any]]:
+        return pipeline.sweep(params.get("landing"), pipeline.business_date_of(data_interval_start))
+
+    @task(trigger_rule="all_done", outlets=list(RAW_ASSETS.values()))
+    def summarize(
+        files: list[dict[str, Any]] | None,
+        pulls: list[dict[str, Any]] | None,
+        late: list[dict[str, Any]] | None,
+        data_interval_start: Any = None,
+    ) -> dict[str, Any]:
+        results = [r for group in (files, pulls) for r in (group or []) if r] + list(late or [])
+        return pipeline.summarize(pipeline.business_date_of(data_interval_start), results)
+
+    items = plan()
+    files = ingest_file.expand(item=file_items(items))
+    pulls = pull_http.expand(item=http_items(items))
+    summarize(files, pulls, sweep())
 
 
 oversight_ingest()

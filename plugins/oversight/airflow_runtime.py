@@ -19,6 +19,11 @@ from oversight.settings import TIMEZONE, apply_telemetry_off, paths
 from oversight.warehouse import ensure_database, sibling_database_url, warehouse_url
 
 API_PORT_DEFAULT = "8080"
+# pools bounding concurrency: HTTP pulls from city platforms, loads into the warehouse
+POOLS = {
+    "city_http": (4, "concurrent HTTP pulls from city platforms"),
+    "warehouse_load": (2, "concurrent delivery loads into the warehouse"),
+}
 ADMIN_USER = "admin"
 
 
@@ -100,11 +105,18 @@ def ensure_metadata_db() -> None:
     url = metadata_url()
     ensure_database(url.replace("+psycopg2", "", 1))
     marker = paths().airflow_home / ".metadata-migrated"
-    stamp = hashlib.sha256(f"{url}|{version('apache-airflow-core')}".encode()).hexdigest()
+    stamp = hashlib.sha256(f"{url}|{version('apache-airflow-core')}|{sorted(POOLS.items())}".encode()).hexdigest()
     if marker.exists() and marker.read_text().strip() == stamp:
         return
     result = airflow_cmd(["db", "migrate"], check=False, quiet=True)
     if result.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stderr[-3000:]}")
     marker.parent.mkdir(parents=True, exist_ok=True)
+    pools_file = marker.parent / "pools.json"
+    pools_file.write_text(
+        json.dumps({name: {"slots": slots, "description": text} for name, (slots, text) in POOLS.items()})
+    )
+    result = airflow_cmd(["pools", "import", str(pools_file)], check=False, quiet=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow pools import failed:\n{result.stderr[-3000:]}")
     marker.write_text(stamp)

@@ -32,15 +32,24 @@ class FileDelivery:
     path: str  # absolute path inside the landing root
     original_name: str
     marker_sha256: str | None  # the SHA-256 the .ok marker declares, if any
+    delivered_at: dt.datetime | None = None  # when the .ok marker was written
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["business_date"] = self.business_date.isoformat()
+        d["delivered_at"] = self.delivered_at.isoformat() if self.delivered_at else None
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FileDelivery:
-        return cls(**{**d, "business_date": dt.date.fromisoformat(d["business_date"])})
+        at = d.get("delivered_at")
+        return cls(
+            **{
+                **d,
+                "business_date": dt.date.fromisoformat(d["business_date"]),
+                "delivered_at": dt.datetime.fromisoformat(at) if at else None,
+            }
+        )
 
 
 def inside(root: Path, candidate: Path) -> Path:
@@ -62,7 +71,9 @@ def _marker_digest(marker: Path) -> str | None:
     return digest
 
 
-def discover_files(root: Path, business_date: dt.date) -> list[FileDelivery]:
+def discover_files(
+    root: Path, business_date: dt.date, *, cities: set[str] | None = None, kinds: set[str] | None = None
+) -> list[FileDelivery]:
     """Complete file-drop deliveries for ``business_date`` under ``root``.
 
     Any 6-digit city directory is scanned, configured or not. Files still being
@@ -75,7 +86,11 @@ def discover_files(root: Path, business_date: dt.date) -> list[FileDelivery]:
     for city_dir in sorted(root.iterdir()):
         if not (city_dir.is_dir() and CITY_CODE.match(city_dir.name)):
             continue
+        if cities is not None and city_dir.name not in cities:
+            continue
         for kind in KINDS:
+            if kinds is not None and kind not in kinds:
+                continue
             kind_dir = city_dir / kind
             if not kind_dir.is_dir():
                 continue
@@ -87,6 +102,7 @@ def discover_files(root: Path, business_date: dt.date) -> list[FileDelivery]:
                 if not marker.exists():
                     continue
                 real = inside(root, entry)
+                real_marker = inside(root, marker)
                 found.append(
                     FileDelivery(
                         city_code=m["city"],
@@ -94,10 +110,19 @@ def discover_files(root: Path, business_date: dt.date) -> list[FileDelivery]:
                         business_date=business_date,
                         path=str(real),
                         original_name=entry.name,
-                        marker_sha256=_marker_digest(inside(root, marker)),
+                        marker_sha256=_marker_digest(real_marker),
+                        delivered_at=dt.datetime.fromtimestamp(real_marker.stat().st_mtime, dt.UTC),
                     )
                 )
     return found
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def store_dir() -> Path:

@@ -10,11 +10,15 @@ import os
 import time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from oversight.landing import FileDelivery, LandingError, discover_files, store_payload
+from oversight.contract import CITY_CODE, KINDS
+from oversight.http_source import NotReady, fetch_extract, records_to_jsonl
+from oversight.landing import FileDelivery, LandingError, discover_files, sha256_file, store_payload
 from oversight.loading import publish, reused_movements
 from oversight.parsing import RejectedDelivery, read_payload
 from oversight.settings import TIMEZONE, paths
+from oversight.sources import default_source, load_sources
 from oversight.spec import SPECS
 from oversight.validation import ValidationResult, validate
 from oversight.warehouse import connect
@@ -33,8 +37,83 @@ def landing_root(configured: str | None = None) -> Path:
     return Path(root).resolve()
 
 
-def discover(root: str | None, business_date: dt.date) -> list[dict[str, Any]]:
-    return [d.to_dict() for d in discover_files(landing_root(root), business_date)]
+def plan(root: str | None, business_date: dt.date) -> list[dict[str, Any]]:
+    """Work items for a business date: every configured source, plus every city
+    directory found under the landing root, times the four kinds."""
+    root_path = landing_root(root)
+    sources = dict(load_sources())
+    if root_path.is_dir():
+        for entry in sorted(root_path.iterdir()):
+            if entry.is_dir() and CITY_CODE.match(entry.name) and entry.name not in sources:
+                sources[entry.name] = default_source(entry.name)
+    items = []
+    for code, src in sorted(sources.items()):
+        for kind in KINDS:
+            items.append(
+                {
+                    "city_code": code,
+                    "kind": kind,
+                    "business_date": business_date.isoformat(),
+                    "channel": src.channel,
+                    "landing": str(Path(src.landing).resolve()) if src.landing else str(root_path),
+                    "base_url": src.base_url,
+                    "conn_id": src.conn_id,
+                    "deadline": src.deadline.strftime("%H:%M"),
+                    "configured": src.configured,
+                }
+            )
+    return items
+
+
+def deadline_passed(item: dict[str, Any], now: dt.datetime) -> bool:
+    """Whether the city's deadline for this business date (D+1 at HH:MM local) is past."""
+    day = dt.date.fromisoformat(item["business_date"]) + dt.timedelta(days=1)
+    hours, minutes = map(int, item["deadline"].split(":"))
+    due = dt.datetime.combine(day, dt.time(hours, minutes), tzinfo=ZoneInfo(TIMEZONE))
+    return now >= due
+
+
+def poke_file(item: dict[str, Any], *, wait: bool, now: dt.datetime) -> dict[str, Any] | None:
+    """Ingest the file-drop delivery of ``item`` if complete; None = not yet, ask again later."""
+    day = dt.date.fromisoformat(item["business_date"])
+    found = [d for d in discover_files(Path(item["landing"]), day, cities={item["city_code"]}, kinds={item["kind"]})]
+    if found:
+        return ingest_file(found[0].to_dict())
+    if wait and not deadline_passed(item, now):
+        return None
+    return {**{k: item[k] for k in ("city_code", "kind", "business_date")}, "status": "missing", "new": False}
+
+
+def poke_http(item: dict[str, Any], token: str, *, wait: bool, now: dt.datetime) -> dict[str, Any] | None:
+    """Pull the HTTP delivery of ``item``; None = not ready yet (404), ask again later."""
+    day = dt.date.fromisoformat(item["business_date"])
+    try:
+        records = fetch_extract(item["base_url"], item["kind"], day, token, city_code=item["city_code"])
+    except NotReady:
+        if wait and not deadline_passed(item, now):
+            return None
+        return {**{k: item[k] for k in ("city_code", "kind", "business_date")}, "status": "missing", "new": False}
+    name = f"{item['city_code']}_{item['kind']}_{day:%Y%m%d}.jsonl"
+    return ingest_payload(item["city_code"], item["kind"], day, "http", name, records_to_jsonl(records))
+
+
+def sweep(root: str | None, business_date: dt.date, lookback_days: int = 14) -> list[dict[str, Any]]:
+    """Late, out-of-order or corrected file deliveries for the days before ``business_date``."""
+    results = []
+    root_path = landing_root(root)
+    for back in range(1, lookback_days + 1):
+        day = business_date - dt.timedelta(days=back)
+        for found in discover_files(root_path, day):
+            digest = sha256_file(Path(found.path))
+            with connect("loader") as conn:
+                live = conn.execute(
+                    "select 1 from landing.deliveries where city_code = %s and kind = %s and business_date = %s"
+                    " and sha256 = %s and status <> 'superseded'",
+                    (found.city_code, found.kind, day, digest),
+                ).fetchone()
+            if live is None:
+                results.append(ingest_file(found.to_dict()))
+    return results
 
 
 def record_delivery(
@@ -45,6 +124,7 @@ def record_delivery(
     original_name: str,
     data: bytes,
     marker_sha256: str | None = None,
+    delivered_at: dt.datetime | None = None,
 ) -> tuple[int, str, bool, str | None]:
     """Store the bytes, then record the delivery; returns (delivery_id, status, is_new, reason).
 
@@ -65,8 +145,8 @@ def record_delivery(
             """
             insert into landing.deliveries
                 (city_code, kind, business_date, channel, original_name,
-                 bytes, sha256, stored_path, status, status_reason)
-            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                 bytes, sha256, stored_path, status, status_reason, delivered_at)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now()))
             on conflict (city_code, kind, business_date, sha256) do nothing
             returning delivery_id
             """,
@@ -81,6 +161,7 @@ def record_delivery(
                 str(stored.path),
                 status,
                 reason,
+                delivered_at,
             ),
         ).fetchone()
         if row is not None:
@@ -95,8 +176,8 @@ def record_delivery(
         if current == "superseded":
             conn.execute(
                 "update landing.deliveries set status = 'landed', received_at = now(), status_reason = null,"
-                " original_name = %s, channel = %s where delivery_id = %s",
-                (original_name, channel, delivery_id),
+                " original_name = %s, channel = %s, delivered_at = coalesce(%s, now()) where delivery_id = %s",
+                (original_name, channel, delivered_at, delivery_id),
             )
             return delivery_id, "landed", True, None
         return delivery_id, current, False, None
@@ -110,11 +191,12 @@ def ingest_payload(
     original_name: str,
     data: bytes,
     marker_sha256: str | None = None,
+    delivered_at: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Land, validate and publish one delivery (write-audit-publish); idempotent."""
     started = time.monotonic()
     delivery_id, status, is_new, reason = record_delivery(
-        city_code, kind, business_date, channel, original_name, data, marker_sha256
+        city_code, kind, business_date, channel, original_name, data, marker_sha256, delivered_at
     )
     summary: dict[str, Any] = {
         "delivery_id": delivery_id,
@@ -156,10 +238,12 @@ def ingest_payload(
 
 
 def ingest_file(delivery: dict[str, Any]) -> dict[str, Any]:
-    """A file-drop delivery found by ``discover``."""
+    """A complete file-drop delivery (see ``landing.discover_files``)."""
     d = FileDelivery.from_dict(delivery)
     data = Path(d.path).read_bytes()
-    return ingest_payload(d.city_code, d.kind, d.business_date, "file", d.original_name, data, d.marker_sha256)
+    return ingest_payload(
+        d.city_code, d.kind, d.business_date, "file", d.original_name, data, d.marker_sha256, d.delivered_at
+    )
 
 
 def summarize(business_date: dt.date, results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -176,4 +260,15 @@ def summarize(business_date: dt.date, results: list[dict[str, Any]]) -> dict[str
     }
 
 
-__all__ = ["LandingError", "business_date_of", "discover", "ingest_file", "ingest_payload", "landing_root", "summarize"]
+__all__ = [
+    "LandingError",
+    "business_date_of",
+    "ingest_file",
+    "ingest_payload",
+    "landing_root",
+    "plan",
+    "poke_file",
+    "poke_http",
+    "summarize",
+    "sweep",
+]

@@ -56,6 +56,19 @@ def load_dag(dag_id: str) -> Any:
     return dag
 
 
+def forget_previous_run(dag_id: str, logical_date: Any) -> None:
+    """A re-run of a date starts afresh: an earlier (perhaps interrupted) run of the
+    same logical date would otherwise be resumed as it was left. The warehouse side
+    is idempotent, so nothing is counted twice."""
+    from airflow import settings
+    from airflow.models.dagrun import DagRun
+
+    assert settings.Session is not None
+    with settings.Session() as session:
+        session.query(DagRun).filter(DagRun.dag_id == dag_id, DagRun.logical_date == logical_date).delete()
+        session.commit()
+
+
 def run_dag(dag: Any, business_date: dt.date, conf: dict[str, Any]) -> None:
     import pendulum
 
@@ -63,6 +76,7 @@ def run_dag(dag: Any, business_date: dt.date, conf: dict[str, Any]) -> None:
     # manual run covers the last interval complete at its logical date, so D+1.
     day_after = business_date + dt.timedelta(days=1)
     logical = pendulum.datetime(day_after.year, day_after.month, day_after.day, tz="Asia/Shanghai")
+    forget_previous_run(dag.dag_id, logical)
     dr = dag.test(logical_date=logical, run_conf=conf)
     state = str(getattr(dr, "state", "unknown"))
     if state != "success":
@@ -90,7 +104,7 @@ def run_range(
     ingest = load_dag(INGEST_DAG)
     for i, day in enumerate(days, 1):
         echo(f"[{i}/{len(days)}] {day}: ingesting deliveries from {landing}")
-        run_dag(ingest, day, {"landing": str(landing.resolve())})
+        run_dag(ingest, day, {"landing": str(landing.resolve()), "wait": False})
         counts = delivery_counts(day)
         if not counts:
             echo(f"[{i}/{len(days)}] {day}: nothing was delivered")

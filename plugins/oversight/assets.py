@@ -1,0 +1,15 @@
+"""Assets the DAGs produce and consume (data-aware scheduling).
+
+Logical URIs name the warehouse tables; they need no connection to build, so
+DAG files can import them at parse time.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+from oversight.contract import KINDS
+
+WAREHOUSE = "postgres://warehouse:5432/oversight"
+
+RAW_ASSETS: dict[str, Asset] = {kind: Asset(name=f"raw.{kind}", uri=f"{WAREHOUSE}/raw/{kind}") for kind in KINDS}
