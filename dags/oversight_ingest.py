@@ -29,8 +29,8 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk import BaseHook, Param, PokeReturnValue, dag, task
+from airflow.sdk.exceptions import AirflowFailException
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from oversight import pipeline

@@ -44,6 +44,65 @@ def warehouse_url() -> Iterator[str]:
     yield url
 
 
+def _admin_url(url: str) -> str:
+    from oversight.warehouse import sibling_database_url
+
+    return sibling_database_url(url, "postgres")
+
+
+@pytest.fixture(scope="session")
+def template_url(warehouse_url: str) -> str:
+    """A migrated, empty warehouse database to copy per module (CREATE DATABASE ... TEMPLATE)."""
+    import psycopg
+
+    from oversight.warehouse import sibling_database_url
+
+    url = sibling_database_url(warehouse_url, "oversight_template")
+    with psycopg.connect(_admin_url(warehouse_url), autocommit=True) as conn:
+        conn.execute("drop database if exists oversight_template with (force)")
+        conn.execute("create database oversight_template")
+    previous = os.environ.get("WAREHOUSE_URL")
+    os.environ["WAREHOUSE_URL"] = url
+    try:
+        from oversight.migrate import migrate
+
+        migrate()
+    finally:
+        if previous is None:
+            os.environ.pop("WAREHOUSE_URL")
+        else:
+            os.environ["WAREHOUSE_URL"] = previous
+    return url
+
+
+def fresh_database(template: str, name: str) -> str:
+    import psycopg
+
+    from oversight.warehouse import sibling_database_url
+
+    with psycopg.connect(_admin_url(template), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{name}" template oversight_template')
+    return sibling_database_url(template, name)
+
+
+@pytest.fixture
+def fresh_warehouse(template_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh migrated warehouse for one test; WAREHOUSE_URL points at it meanwhile."""
+    name = "t_" + request.node.name.lower().replace("[", "_").replace("]", "")[:50]
+    name = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    url = fresh_database(template_url, name)
+    previous = os.environ.get("WAREHOUSE_URL")
+    os.environ["WAREHOUSE_URL"] = url
+    try:
+        yield url
+    finally:
+        if previous is None:
+            os.environ.pop("WAREHOUSE_URL", None)
+        else:
+            os.environ["WAREHOUSE_URL"] = previous
+
+
 @pytest.fixture(scope="session")
 def airflow_ready(warehouse_url: str) -> dict[str, str]:
     """The Airflow runtime (metadata DB migrated), as environment variables."""
@@ -64,3 +123,33 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600)
         env={**os.environ, **(env or {})},
         cwd=ROOT,
     )
+
+
+SHAANXI_START = "2026-11-02"
+SHAANXI_END = "2026-11-08"
+
+
+@pytest.fixture(scope="session")
+def shaanxi_week(template_url: str, airflow_ready: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The simulator's Shaanxi week, run through the real DAGs by the real CLI
+    into its own warehouse database. Returns the manifest, landing and URL."""
+    import json
+
+    landing = tmp_path_factory.mktemp("shaanxi") / "landing"
+    sim = run_cli("simulate", "--out", str(landing), "--start", SHAANXI_START, "--end", SHAANXI_END)
+    assert sim.returncode == 0, sim.stderr[-3000:]
+    url = fresh_database(template_url, "oversight_shaanxi")
+    run = run_cli(
+        "run",
+        "--landing",
+        str(landing),
+        "--start",
+        SHAANXI_START,
+        "--end",
+        SHAANXI_END,
+        env={"WAREHOUSE_URL": url},
+        timeout=1500,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    manifest = json.loads((landing / "_simulation" / "manifest.json").read_text(encoding="utf-8"))
+    return {"manifest": manifest, "landing": landing, "url": url, "run_stdout": run.stdout}

@@ -93,6 +93,27 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve_city(args: argparse.Namespace) -> int:
+    import time
+
+    from oversight.city_server import CityPlatform, CityServer, parse_fault
+
+    faults = [parse_fault(f) for f in args.fault or []]
+    token = os.environ.get(args.token_env)
+    if not token:
+        print(f"set the bearer token in ${args.token_env}", file=sys.stderr)
+        return 2
+    platforms = [CityPlatform(Path(args.landing), code, token, list(faults)) for code in args.city]
+    server = CityServer(platforms, port=args.port).start()
+    for code in args.city:
+        print(f"city {code}: {server.base_url(code)}/api/v1/extracts/{{kind}}?date=YYYY-MM-DD&page=1&page_size=1000")
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        server.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oversight", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -113,6 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--scale", type=float, default=1.0, help="multiplies daily activity (load generation)")
     sim.add_argument("--cities", help="comma-separated city codes (default: every unit of the province)")
     sim.set_defaults(func=cmd_simulate)
+
+    serve = sub.add_parser("serve-city", help="serve simulated deliveries through the city HTTP API (loopback)")
+    serve.add_argument("--landing", required=True, help="file-drop root to serve from (e.g. the simulator's)")
+    serve.add_argument("--city", action="append", required=True, help="city code; repeat for several")
+    serve.add_argument("--port", type=int, default=0)
+    serve.add_argument("--token-env", default="CITY_TOKEN", help="environment variable holding the bearer token")
+    serve.add_argument(
+        "--fault", action="append", help="inject: status=500,times=2[,kind=refunds][,date=D][,retry_after=3]"
+    )
+    serve.set_defaults(func=cmd_serve_city)
 
     demo = sub.add_parser("demo", help="the main job end to end on the embedded default (make demo)")
     demo.set_defaults(func=cmd_demo)

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from oversight.report import write_report
 from oversight.runner import run_range
 from oversight.settings import paths
+from oversight.simulator import simulate
 from oversight.warehouse import warehouse_url
 
-DEMO_START = dt.date(2026, 11, 2)
-DEMO_END = dt.date(2026, 11, 6)
+DEMO_START = dt.date(2026, 11, 2)  # a Monday: the week includes a rest day
+DEMO_END = dt.date(2026, 11, 8)
 
 
 def masked(url: str) -> str:
@@ -26,7 +27,13 @@ def masked(url: str) -> str:
 
 def demo(echo: Callable[[str], None] = print) -> int:
     landing = paths().local / "demo" / "landing"
-    landing.mkdir(parents=True, exist_ok=True)
+    manifest = landing / "_simulation" / "manifest.json"
+    if manifest.exists():
+        echo(f"== simulated Shaanxi deliveries already in {landing}")
+    else:
+        echo(f"== simulating Shaanxi's 11 reporting units, {DEMO_START} to {DEMO_END} (about a minute)")
+        result = simulate(landing, DEMO_START, DEMO_END)
+        echo(f"   {len(result['deliveries'])} deliveries, {sum(d['rows'] for d in result['deliveries'])} rows")
     echo(f"== warehouse: {masked(warehouse_url())}")
     echo(f"== pipeline: business dates {DEMO_START} to {DEMO_END}, landing {landing}")
     run_range(landing, DEMO_START, DEMO_END, echo=echo)

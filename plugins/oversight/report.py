@@ -37,11 +37,54 @@ def deliveries_section(start: dt.date, end: dt.date) -> str:
     )
 
 
+def rejections_section(start: dt.date, end: dt.date) -> str:
+    with connect("loader") as conn:
+        rejected = conn.execute(
+            "select business_date, city_code, kind, original_name, status_reason from landing.deliveries"
+            " where status = 'rejected' and business_date between %s and %s order by 1, 2, 3",
+            (start, end),
+        ).fetchall()
+        quarantined = conn.execute(
+            """
+            select q.source_city_code, q.kind, r ->> 'rule' as rule, count(*) as rows,
+                   min(r ->> 'message') as example
+            from quarantine.rows q
+            join landing.deliveries d using (delivery_id)
+            cross join lateral jsonb_array_elements(q.reasons) r
+            where d.status = 'published' and q.business_date between %s and %s
+            group by 1, 2, 3 order by 1, 2, 3
+            """,
+            (start, end),
+        ).fetchall()
+    out = "## Rejected deliveries\n\n"
+    out += _table(["business date", "city", "kind", "file", "reason"], rejected) if rejected else "None."
+    out += "\n\n## Quarantined rows (by rule)\n\n"
+    out += _table(["city", "kind", "rule", "rows", "example"], quarantined) if quarantined else "None."
+    return out + "\n"
+
+
+def raw_section(start: dt.date, end: dt.date) -> str:
+    with connect("loader") as conn:
+        rows = conn.execute(
+            """
+            select kind, count(*) filter (where status = 'published') as deliveries, sum(l.rows_published)
+            from landing.deliveries d left join audit.loads l using (delivery_id)
+            where business_date between %s and %s group by 1 order by 1
+            """,
+            (start, end),
+        ).fetchall()
+    return "## Rows published to raw\n\n" + _table(["kind", "published deliveries", "rows"], rows) + "\n"
+
+
 def write_report(path: Path, start: dt.date, end: dt.date, landing: Path) -> Path:
     text = (
         f"# Oversight run report, {start} to {end}\n\n"
         f"Landing root: `{landing}`. Generated {dt.datetime.now().isoformat(timespec='seconds')}.\n\n"
+        + raw_section(start, end)
+        + "\n"
         + deliveries_section(start, end)
+        + "\n"
+        + rejections_section(start, end)
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")

@@ -1,0 +1,129 @@
+"""Ingestion benchmark (not a test): prints figures and ratios.
+
+Loads one simulated business day of a province (every format the cities use)
+through the real ingestion code (store, parse, validate, publish with COPY),
+then loads the very same typed rows again with a plain binary COPY into the
+same tables, and prints both throughputs and their ratio, plus the share of
+the time spent validating, validation time per million rows and peak memory.
+
+    .venv/bin/python bench/ingest_bench.py [--scale 1] [--cities 610100,610300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from oversight import pipeline
+from oversight.landing import discover_files
+from oversight.migrate import migrate
+from oversight.parsing import read_payload
+from oversight.simulator import simulate
+from oversight.spec import SPECS
+from oversight.validation import validate
+from oversight.warehouse import sibling_database_url, warehouse_url
+
+DAY = dt.date(2026, 11, 2)
+META = ["delivery_id", "source_city_code", "business_date", "row_number"]
+
+
+def fresh_database(name: str) -> str:
+    base = warehouse_url()
+    with psycopg.connect(sibling_database_url(base, "postgres"), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{name}"')
+    return sibling_database_url(base, name)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--cities", default=None)
+    args = parser.parse_args()
+
+    url = fresh_database("oversight_bench")
+    os.environ["WAREHOUSE_URL"] = url
+    migrate()
+    with tempfile.TemporaryDirectory() as tmp:
+        landing = Path(tmp) / "landing"
+        os.environ["OVERSIGHT_STORE_DIR"] = str(Path(tmp) / "store")
+        t = time.perf_counter()
+        simulate(landing, DAY, DAY, scale=args.scale, cities=args.cities.split(",") if args.cities else None)
+        print(f"simulated {DAY}: {time.perf_counter() - t:.1f} s")
+        deliveries = discover_files(landing, DAY)
+
+        # where the time goes: parse and validate alone (no database)
+        parse_s = validate_s = 0.0
+        rows = 0
+        for d in deliveries:
+            data = Path(d.path).read_bytes()
+            t0 = time.perf_counter()
+            table = read_payload(SPECS[d.kind], data, d.path.rsplit(".", 1)[1])
+            t1 = time.perf_counter()
+            validate(SPECS[d.kind], table, d.city_code, d.business_date)
+            t2 = time.perf_counter()
+            parse_s += t1 - t0
+            validate_s += t2 - t1
+            rows += len(table.rows)
+
+        # the real thing: store + parse + validate + publish (COPY), per delivery
+        t = time.perf_counter()
+        results = [pipeline.ingest_file(d.to_dict()) for d in deliveries]
+        ingest_s = time.perf_counter() - t
+        published = sum(r.get("rows_published", 0) for r in results)
+
+    # baseline: the same typed rows, plain binary COPY into the same (emptied) tables
+    copy_s = 0.0
+    copied = 0
+    with psycopg.connect(url) as conn:
+        for kind, spec in SPECS.items():
+            columns = [*META, *spec.names, "extra_columns"]
+            col_list = ", ".join(columns)
+            data = conn.execute(f"select {col_list} from raw.{kind}").fetchall()
+            types = [
+                r[0]
+                for r in conn.execute(
+                    "select format_type(a.atttypid, a.atttypmod) from pg_attribute a"
+                    " join unnest(%s::text[]) with ordinality c(name, n) on a.attname = c.name"
+                    " where a.attrelid = %s::regclass order by c.n",
+                    (columns, f"raw.{kind}"),
+                )
+            ]
+            conn.execute(f"truncate raw.{kind}")
+            conn.commit()
+            t = time.perf_counter()
+            with conn.cursor().copy(f"copy raw.{kind} ({col_list}) from stdin (format binary)") as copy:
+                copy.set_types(types)
+                for row in data:
+                    copy.write_row(row)
+            conn.commit()
+            copy_s += time.perf_counter() - t
+            copied += len(data)
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    ours = published / ingest_s
+    plain = copied / copy_s
+    print(f"deliveries            {len(deliveries)}")
+    print(f"rows delivered        {rows}")
+    print(f"rows published        {published}")
+    print(f"ingestion (parse..load) {ingest_s:8.2f} s  {ours:10.0f} rows/s")
+    print(f"plain binary COPY       {copy_s:8.2f} s  {plain:10.0f} rows/s")
+    print(f"ratio ingestion / COPY  {ours / plain:8.2f}   (goal >= 0.5)")
+    print(f"parse                   {parse_s:8.2f} s")
+    print(f"validation              {validate_s:8.2f} s  = {validate_s / rows * 1e6:.2f} s per million rows")
+    print(f"validation / ingestion  {validate_s / ingest_s:8.2%}   (goal: validation adds <= 50%)")
+    print(f"validation / (ingestion - validation) {validate_s / (ingest_s - validate_s):8.2%}")
+    print(f"peak memory (RSS)       {peak_mb:8.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
