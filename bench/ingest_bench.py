@@ -91,12 +91,13 @@ def main() -> int:
             types = [
                 r[0]
                 for r in conn.execute(
-                    "select format_type(a.atttypid, a.atttypmod) from pg_attribute a"
+                    "select a.atttypid::int from pg_attribute a"
                     " join unnest(%s::text[]) with ordinality c(name, n) on a.attname = c.name"
                     " where a.attrelid = %s::regclass order by c.n",
                     (columns, f"raw.{kind}"),
                 )
             ]
+            types = [25 if oid == 1042 else oid for oid in types]  # char(n): binary text is the same wire format
             conn.execute(f"truncate raw.{kind}")
             conn.commit()
             t = time.perf_counter()
