@@ -72,7 +72,7 @@ def main() -> int:
             t2 = time.perf_counter()
             parse_s += t1 - t0
             validate_s += t2 - t1
-            rows += len(table.rows)
+            rows += table.num_rows + len(table.misfits)
 
         # the real thing: store + parse + validate + publish (COPY), per delivery
         t = time.perf_counter()

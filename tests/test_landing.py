@@ -78,3 +78,25 @@ def test_store_is_content_addressed_and_read_only(tmp_path: Path, monkeypatch: p
     assert first.path.read_bytes() == b"payload"
     assert not os.access(first.path, os.W_OK) or os.geteuid() == 0
     assert oct(first.path.stat().st_mode & 0o777) == "0o444"
+
+
+def test_city_directory_symlinked_outside_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere" / "refunds"
+    outside.mkdir(parents=True)
+    f = outside / f"610100_refunds_{D:%Y%m%d}.csv"
+    f.write_text("x")
+    f.with_name(f.name + ".ok").write_text("")
+    root = tmp_path / "landing"
+    root.mkdir()
+    os.symlink(tmp_path / "elsewhere", root / "610100")
+    with pytest.raises(LandingError, match="outside the landing root"):
+        discover_files(root, D)
+
+
+def test_names_with_path_tricks_are_never_matched(tmp_path: Path) -> None:
+    folder = tmp_path / "610100" / "refunds"
+    folder.mkdir(parents=True)
+    for name in ("..610100_refunds_20261102.csv", "610100_refunds_20261102.csv.bak", "610100_refunds_2026110.csv"):
+        (folder / name).write_text("x")
+        (folder / (name + ".ok")).write_text("")
+    assert discover_files(tmp_path, D) == []

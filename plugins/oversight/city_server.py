@@ -58,8 +58,10 @@ class CityPlatform:
                     except RejectedDelivery:
                         return None
                     headers = [table.delivered_headers.get(n, n) for n in table.columns]
+                    columns = [table.data[n].to_pylist() for n in table.columns]
                     self._cache[key] = [
-                        {h: v for h, v in zip(headers, row, strict=True) if v not in (None, "")} for row in table.rows
+                        {h: v for h, v in zip(headers, row, strict=True) if v not in (None, "")}
+                        for row in zip(*columns, strict=True)
                     ]
                     break
             else:

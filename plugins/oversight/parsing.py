@@ -17,6 +17,9 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
 from oversight.spec import ExtractSpec
 
 # XLSX safety limits: a delivery is at most a few hundred thousand rows.
@@ -35,15 +38,35 @@ class RejectedDelivery(ValueError):
 
 @dataclass
 class RawTable:
-    """Delivered cells as text, verbatim (None where a format has no cell), canonical column names."""
+    """Delivered cells as text, verbatim, one Arrow array per column (null where a
+    format has no cell), with canonical column names."""
 
     columns: list[str]  # canonical names, then extra columns as delivered
-    rows: list[list[str | None]]
+    data: dict[str, pa.Array]
+    num_rows: int
     delivered_headers: dict[str, str]  # canonical name -> header as delivered
     extra_columns: list[str] = field(default_factory=list)
     encoding: str | None = None
     source_format: str = ""
-    short_rows: dict[int, int] = field(default_factory=dict)  # row index -> fields found
+    # records that do not fit the header: record index -> (fields found, values as delivered)
+    misfits: dict[int, list[str]] = field(default_factory=dict)
+    row_numbers: pa.Array | None = None  # 1-based record numbers of the rows in ``data``
+
+    def row(self, i: int) -> list[str | None]:
+        return [self.data[c][i].as_py() for c in self.columns]
+
+    @classmethod
+    def from_rows(
+        cls,
+        columns: list[str],
+        rows: list[list[str | None]],
+        delivered: dict[str, str],
+        extras: list[str],
+        encoding: str | None,
+        source_format: str,
+    ) -> RawTable:
+        data = {name: pa.array([r[j] for r in rows], pa.string()) for j, name in enumerate(columns)}
+        return cls(columns, data, len(rows), delivered, extras, encoding, source_format)
 
 
 def normalise_header(text: str) -> str:
@@ -114,25 +137,46 @@ def read_csv(spec: ExtractSpec, data: bytes) -> RawTable:
     if not data.strip():
         raise RejectedDelivery("empty_file", "the file is empty (not even a header row)")
     text, encoding = decode(data)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=",", quotechar='"', strict=True)
+    if encoding == "utf-8-sig":
+        payload = data[3:]
+    elif encoding == "utf-8":
+        payload = data
+    else:
+        payload = text.encode("utf-8")
+    if payload.count(b'"') % 2:
+        raise RejectedDelivery("truncated", "CSV has an unterminated quoted field (truncated or badly quoted file)")
     try:
-        header = next(reader)
-        names, delivered, extras = _map_headers(spec, header)
-        width = len(names)
-        rows: list[list[str | None]] = []
-        short: dict[int, int] = {}
-        for record in reader:
-            if not record or (len(record) == 1 and not record[0].strip() and width > 1):
-                continue  # blank line
-            if len(record) != width:
-                short[len(rows)] = len(record)
-            cells: list[str | None] = [*record, *[""] * (width - len(record))]
-            rows.append(cells[:width])
-    except csv.Error as exc:
-        raise RejectedDelivery(
-            "truncated", f"CSV cannot be read at line {reader.line_num}: {exc} (truncated or badly quoted file)"
-        ) from exc
-    return RawTable(names, rows, delivered, extras, encoding, "csv", short)
+        header = next(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except (csv.Error, StopIteration) as exc:
+        raise RejectedDelivery("truncated", f"CSV header cannot be read: {exc}") from exc
+    names, delivered, extras = _map_headers(spec, header)
+    width = len(names)
+    misfits: dict[int, list[str]] = {}
+
+    def misfit(row: pa_csv.InvalidRow) -> str:
+        values = next(csv.reader([row.text]), [])
+        misfits[(row.number or 0) - 1] = values
+        return "skip"
+
+    placeholders = [f"c{i}" for i in range(width)]
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(payload),
+            read_options=pa_csv.ReadOptions(skip_rows=1, column_names=placeholders, use_threads=False),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=misfit),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(placeholders, pa.string()), strings_can_be_null=False
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise RejectedDelivery("truncated", f"CSV cannot be read: {exc} (truncated or badly quoted file)") from exc
+    columns = {name: table.column(i).combine_chunks() for i, name in enumerate(names)}
+    total = table.num_rows + len(misfits)
+    numbers = None
+    if misfits:
+        keep = [i for i in range(1, total + 1) if i not in misfits]
+        numbers = pa.array(keep, pa.int32())
+    return RawTable(names, columns, table.num_rows, delivered, extras, encoding, "csv", misfits, numbers)
 
 
 def _cell_text(value: object) -> str | None:
@@ -206,7 +250,7 @@ def read_xlsx(spec: ExtractSpec, data: bytes) -> RawTable:
         cells = [_cell_text(v) for v in record[:width]]
         cells += [None] * (width - len(cells))
         rows.append(cells)
-    return RawTable(names, rows, delivered, extras, None, "xlsx")
+    return RawTable.from_rows(names, rows, delivered, extras, None, "xlsx")
 
 
 def read_jsonl(spec: ExtractSpec, data: bytes) -> RawTable:
@@ -235,7 +279,7 @@ def table_from_records(
     No records at all means nothing happened on D (like a header-only CSV).
     """
     if not objects:
-        return RawTable(list(spec.names), [], {}, [], encoding, source_format)
+        return RawTable.from_rows(list(spec.names), [], {}, [], encoding, source_format)
     keys: list[str] = []
     seen: set[str] = set()
     for obj in objects:
@@ -245,7 +289,7 @@ def table_from_records(
                 keys.append(k)
     names, delivered, extras = _map_headers(spec, keys)
     rows = [[_json_text(obj.get(k)) for k in keys] for obj in objects]
-    return RawTable(names, rows, delivered, extras, encoding, source_format)
+    return RawTable.from_rows(names, rows, delivered, extras, encoding, source_format)
 
 
 def _json_text(value: object) -> str | None:

@@ -208,10 +208,6 @@ def _condition(when: When, checked: dict[str, CheckedColumn]) -> np.ndarray:
     return ~hit & _mask(pc.is_valid(other)) if when.negate else hit
 
 
-def _columns(table: RawTable) -> dict[str, pa.Array]:
-    return {name: pa.array([row[j] for row in table.rows], pa.string()) for j, name in enumerate(table.columns)}
-
-
 def validate(
     spec: ExtractSpec,
     table: RawTable,
@@ -221,25 +217,19 @@ def validate(
     reused_keys: Callable[[Iterable[str]], dict[str, dt.date]] | None = None,
 ) -> ValidationResult:
     """Validate ``table`` as ``spec`` delivered by ``city_code`` for ``business_date``."""
-    n = len(table.rows)
-    if spec.kind == "institutions" and n == 0:
+    n = table.num_rows
+    if spec.kind == "institutions" and n + len(table.misfits) == 0:
         raise RejectedDelivery(
             "empty_snapshot", "an institutions snapshot lists every supervised institution; it is empty"
         )
-    arrays = _columns(table)
+    arrays = table.data
     errors = _Collector(n)
     labels = {c.name: table.delivered_headers.get(c.name, c.name) for c in spec.columns}
-
-    if table.short_rows:
-        width = len(table.columns)
-        mask = np.zeros(n, dtype=bool)
-        mask[list(table.short_rows)] = True
-        errors.add(
-            "field_count",
-            None,
-            mask,
-            lambda i: f"row has {table.short_rows[i]} fields but the header has {width} (truncated or misquoted row)",
-        )
+    numbers = (
+        np.asarray(table.row_numbers.to_numpy(), dtype=np.int32)
+        if table.row_numbers is not None
+        else np.arange(1, n + 1, dtype=np.int32)
+    )
 
     checked: dict[str, CheckedColumn] = {}
     nulls = pa.nulls(n, pa.string())
@@ -365,31 +355,54 @@ def validate(
     delivered_names = [table.delivered_headers.get(name, name) for name in table.columns]
     quarantined = [
         {
-            "row_number": i + 1,
-            "delivered_values": dict(zip(delivered_names, table.rows[i], strict=False)),
+            "row_number": int(numbers[i]),
+            "delivered_values": dict(zip(delivered_names, table.row(i), strict=False)),
             "reasons": [r.as_dict() for r in errors.reasons[i]],
         }
         for i in bad_rows
     ]
+    width = len(table.columns)
+    for number, values in table.misfits.items():
+        quarantined.append(
+            {
+                "row_number": number,
+                "delivered_values": dict(zip(delivered_names, values, strict=False)),
+                "reasons": [
+                    Reason(
+                        "field_count",
+                        None,
+                        f"row has {len(values)} fields but the header has {width} (truncated or misquoted row)",
+                    ).as_dict()
+                ],
+            }
+        )
+    if table.misfits:
+        errors.failures["field_count"] = len(table.misfits)
+        quarantined.sort(key=lambda q: int(str(q["row_number"])))
     keep = np.ones(n, dtype=bool)
     keep[bad_rows] = False
     keep_arrow = pa.array(keep)
-    columns = {"row_number": pa.array(np.arange(1, n + 1, dtype=np.int32)).filter(keep_arrow)}
+    columns = {"row_number": pa.array(numbers).filter(keep_arrow)}
     for name in spec.names:
         columns[name] = checked[name].copy.filter(keep_arrow)
+    kept = int(keep.sum())
     if table.extra_columns:
-        extras = [
-            json.dumps({k: row[j] for k, j in extra_idx if row[j] not in (None, "")}, ensure_ascii=False)
-            for row, k_ in zip(table.rows, keep, strict=True)
-            if k_
-            for extra_idx in [[(k, table.columns.index(k)) for k in table.extra_columns]]
-        ]
-        columns["extra_columns"] = pa.array(extras, pa.string())
+        values = [arrays[k].filter(keep_arrow).to_pylist() for k in table.extra_columns]
+        columns["extra_columns"] = pa.array(
+            [
+                json.dumps(
+                    {k: v for k, v in zip(table.extra_columns, row, strict=True) if v not in (None, "")},
+                    ensure_ascii=False,
+                )
+                for row in zip(*values, strict=True)
+            ],
+            pa.string(),
+        )
     else:
-        columns["extra_columns"] = pa.nulls(int(keep.sum()), pa.string())
+        columns["extra_columns"] = pa.nulls(kept, pa.string())
     return ValidationResult(
         spec=spec,
-        rows_delivered=n,
+        rows_delivered=n + len(table.misfits),
         valid=pa.table(columns),
         quarantined=quarantined,
         rule_failures=errors.failures,
