@@ -69,3 +69,73 @@ def test_rerunning_a_date_changes_no_count(shaanxi_week: dict[str, Any]) -> None
     assert raw_counts(shaanxi_week["url"]) == before
     with psycopg.connect(shaanxi_week["url"]) as conn:
         assert conn.execute("select count(*), max(delivery_id) from landing.deliveries").fetchone() == deliveries
+
+
+def test_planted_bad_data_is_quarantined_or_rejected_with_its_reason(shaanxi_week: dict[str, Any]) -> None:
+    bad = shaanxi_week["manifest"]["bad_data"]
+    assert {b["case"] for b in bad} >= {
+        "negative_amount",
+        "unparseable_amount",
+        "unparseable_date",
+        "invalid_check_character",
+        "movement_id_reused",
+        "date_after_business_date",
+        "refund_exceeds_request",
+        "city_code_not_delivering_city",
+        "duplicate_key_in_file",
+        "unknown_enumeration_label",
+        "wrong_encoding",
+        "truncated_file",
+        "bad_xlsx",
+        "not_json",
+        "empty_file",
+        "missing_required_column",
+        "duplicate_column",
+    }
+    with psycopg.connect(shaanxi_week["url"]) as conn:
+        for b in bad:
+            where = (b["city_code"], b["kind"], b["business_date"])
+            if b["outcome"] == "rejected":
+                reason = conn.execute(
+                    "select status_reason from landing.deliveries where city_code = %s and kind = %s"
+                    " and business_date = %s and status = 'rejected'",
+                    where,
+                ).fetchone()
+                assert reason is not None and reason[0].startswith(b["reason_code"] + ":"), b
+            else:
+                hits = conn.execute(
+                    "select count(*) from quarantine.rows q, jsonb_array_elements(q.reasons) r"
+                    " where q.source_city_code = %s and q.kind = %s and q.business_date = %s"
+                    " and r ->> 'rule' = %s and r ->> 'message' like %s",
+                    (*where, b["rule"], f"%{b['message_contains']}%"),
+                ).fetchone()
+                assert hits is not None and hits[0] >= 1, b
+
+
+PREPAID_BREACHES = {
+    "prepaid_over_60_hours": "class_hours = 120",
+    "prepaid_over_3_months": "service_end_date > service_start_date + interval '3 months'",
+    "non_subject_over_5000": "amount_yuan > 5000 and course_category = 'non_subject'",
+    "price_above_cap": "unit_price_yuan = 300",
+    "off_platform_collection": "channel = 'cash'",
+}
+
+
+def test_planted_breaches_are_loaded_not_rejected(shaanxi_week: dict[str, Any]) -> None:
+    alerts = shaanxi_week["manifest"]["expected_alerts"]
+    with psycopg.connect(shaanxi_week["url"]) as conn:
+        for alert in alerts:
+            if alert["institution_id"] is None:
+                continue
+            known = conn.execute(
+                "select count(*) from raw.institutions where institution_id = %s", (alert["institution_id"],)
+            ).fetchone()
+            assert known is not None and known[0] > 0, alert
+            condition = PREPAID_BREACHES.get(alert["rule_id"])
+            if condition:
+                found = conn.execute(
+                    f"select count(*) from raw.fee_ledger where institution_id = %s and movement_type = 'prepaid'"
+                    f" and {condition}",
+                    (alert["institution_id"],),
+                ).fetchone()
+                assert found is not None and found[0] == 1, alert
