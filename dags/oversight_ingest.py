@@ -112,7 +112,9 @@ def oversight_ingest() -> None:
         late: list[dict[str, Any]] | None,
         data_interval_start: Any = None,
     ) -> dict[str, Any]:
-        results = [r for group in (files, pulls) for r in (group or []) if r] + list(late or [])
+        # index by length: iterating a lazy XCom sequence past its end logs a spurious 404
+        mapped = [group[i] for group in (files, pulls) if group for i in range(len(group))]
+        results = [r for r in mapped if r] + list(late or [])
         return pipeline.summarize(pipeline.business_date_of(data_interval_start), results)
 
     items = plan()
