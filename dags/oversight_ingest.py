@@ -45,6 +45,14 @@ DEFAULT_ARGS = {
     "max_retry_delay": timedelta(minutes=30),
 }
 
+# a delivery that is not there yet frees the worker and is asked for again in 10 minutes
+SENSOR: dict[str, Any] = {
+    "poke_interval": 600,
+    "timeout": 36 * 3600,
+    "mode": "reschedule",
+    "map_index_template": "{{ task.op_kwargs['item']['city_code'] }}/{{ task.op_kwargs['item']['kind'] }}",
+}
+
 
 @dag(
     dag_id="oversight_ingest",
@@ -73,24 +81,12 @@ def oversight_ingest() -> None:
     def http_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [i for i in items if i["channel"] == "http"]
 
-    @task.sensor(
-        poke_interval=600,
-        timeout=36 * 3600,
-        mode="reschedule",
-        pool="warehouse_load",
-        map_index_template="{{ task.op_kwargs['item']['city_code'] }}/{{ task.op_kwargs['item']['kind'] }}",
-    )
+    @task.sensor(pool="warehouse_load", **SENSOR)
     def ingest_file(item: dict[str, Any], params: dict[str, Any]) -> PokeReturnValue:
         result = pipeline.poke_file(item, wait=bool(params.get("wait", True)), now=pendulum.now("Asia/Shanghai"))
         return PokeReturnValue(is_done=result is not None, xcom_value=result)
 
-    @task.sensor(
-        poke_interval=600,
-        timeout=36 * 3600,
-        mode="reschedule",
-        pool="city_http",
-        map_index_template="{{ task.op_kwargs['item']['city_code'] }}/{{ task.op_kwargs['item']['kind'] }}",
-    )
+    @task.sensor(pool="city_http", **SENSOR)
     def pull_http(item: dict[str, Any], params: dict[str, Any]) -> PokeReturnValue:
         token = BaseHook.get_connection(item["conn_id"]).password or ""
         try:

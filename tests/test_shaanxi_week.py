@@ -139,3 +139,32 @@ def test_planted_breaches_are_loaded_not_rejected(shaanxi_week: dict[str, Any]) 
                     (alert["institution_id"],),
                 ).fetchone()
                 assert found is not None and found[0] == 1, alert
+
+
+def test_simulation_is_calibrated_to_the_2022_report(shaanxi_week: dict[str, Any]) -> None:
+    report = shaanxi_week["manifest"]["expected_report"]
+    assert report["subject_baseline"] == 4600 and report["reduced"] == 4431 and report["remaining_subject"] == 169
+    assert report["remaining_supervised"] == report["remaining_model_contract"] == 169
+    assert report["non_subject_active"] == report["non_subject_supervised"] == 3571
+    assert report["refund_students"] == 220_000 and report["refund_amount_yuan"] == "582000000.00"
+    assert (report["complaints_received"], report["complaints_in_school"], report["complaints_out_of_school"]) == (
+        2744,
+        1248,
+        1496,
+    )
+
+
+def test_the_registry_as_of_the_last_day_matches_the_report(shaanxi_week: dict[str, Any]) -> None:
+    """The raw snapshot of the last day already holds the report's institution counts."""
+    with psycopg.connect(shaanxi_week["url"]) as conn:
+        row = conn.execute(
+            """
+            select count(*) filter (where baseline_category = 'subject' and stage = 'compulsory'),
+                   count(*) filter (where baseline_category = 'subject' and stage = 'compulsory'
+                                    and (status = 'cancelled' or category = 'non_subject')),
+                   count(*) filter (where category = 'non_subject' and status = 'active'
+                                    and fund_supervision_mode <> 'none')
+            from raw.institutions where business_date = '2026-11-08'
+            """
+        ).fetchone()
+    assert row == (4600, 4431, 3571)

@@ -47,6 +47,7 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
 GIVEN = "子涵欣怡梓萱一诺浩宇雨桐思远嘉懿俊杰语嫣若曦明轩梓睿静怡晨阳佳琪文博"
 BANKS = ["中国银行", "中国建设银行", "中国工商银行", "中国农业银行", "交通银行", "西安银行", "长安银行"]
 POLICY_DATE = dt.date(2021, 7, 24)
+NON_SUBJECT_FIELDS = ("sports", "arts", "tech", "other")
 
 # Shaanxi's 2022 report, province level (regulatory-rules.md section 1).
 SHAANXI = {
@@ -303,75 +304,67 @@ class Simulator:
             }
         groups |= {"non_subject_cancelled": 120, "non_subject_suspended": 30, "high_school_subject": 150}
         allocation = {g: allocate(n, weights) for g, n in groups.items()}
-        fields = ["sports", "arts", "tech", "other"]
         for i, unit in enumerate(self.units):
-            for _ in range(allocation["deregistered"][i]):
-                self.institution(
-                    unit,
-                    "deregistered",
-                    category="subject",
-                    stage="compulsory",
-                    baseline_category="subject",
-                    status="cancelled",
-                    status_changed_date=dt.date(2021, 9, 1) + dt.timedelta(days=self.rng.randrange(300)),
-                    approved_date=dt.date(2012, 1, 1) + dt.timedelta(days=self.rng.randrange(3400)),
-                    fund_supervision_mode="none",
-                    on_platform=False,
-                    uses_model_contract=False,
-                )
-            for _ in range(allocation["converted"][i]):
-                self.institution(
-                    unit,
-                    "converted",
-                    category="non_subject",
-                    non_subject_field=self.rng.choice(fields),
-                    stage="compulsory",
-                    baseline_category="subject",
-                    approved_date=dt.date(2012, 1, 1) + dt.timedelta(days=self.rng.randrange(3400)),
-                )
-            for _ in range(allocation["remaining"][i]):
-                self.institution(
-                    unit,
-                    "remaining",
-                    category="subject",
-                    stage="compulsory",
-                    baseline_category="subject",
-                    nonprofit=True,
-                    approved_date=dt.date(2012, 1, 1) + dt.timedelta(days=self.rng.randrange(3400)),
-                )
-            for _ in range(allocation["non_subject_new"][i]):
-                self.institution(
-                    unit,
-                    "non_subject_new",
-                    category="non_subject",
-                    non_subject_field=self.rng.choice(fields),
-                    stage=self.rng.choice(("compulsory", "other", "high_school")),
-                    approved_date=dt.date(2021, 9, 1) + dt.timedelta(days=self.rng.randrange(1500)),
-                )
-            for _ in range(allocation["non_subject_cancelled"][i]):
-                self.institution(
-                    unit,
-                    "non_subject_cancelled",
-                    category="non_subject",
-                    non_subject_field=self.rng.choice(fields),
-                    stage="other",
-                    status="cancelled",
-                    status_changed_date=dt.date(2024, 5, 1),
-                    fund_supervision_mode="none",
-                    on_platform=False,
-                )
-            for _ in range(allocation["non_subject_suspended"][i]):
-                self.institution(
-                    unit,
-                    "non_subject_suspended",
-                    category="non_subject",
-                    non_subject_field=self.rng.choice(fields),
-                    stage="other",
-                    status="suspended",
-                    status_changed_date=dt.date(2025, 3, 1),
-                )
-            for _ in range(allocation["high_school_subject"][i]):
-                self.institution(unit, "high_school_subject", category="subject", stage="high_school", nonprofit=True)
+            for group, counts in allocation.items():
+                for _ in range(counts[i]):
+                    self.institution(unit, group, **self.group_attributes(group))
+
+    def group_attributes(self, group: str) -> dict[str, Any]:
+        """Registry attributes of a simulated institution of ``group``."""
+        r = self.rng
+
+        def before_policy() -> dt.date:
+            return dt.date(2012, 1, 1) + dt.timedelta(days=r.randrange(3400))
+
+        baseline = {"stage": "compulsory", "baseline_category": "subject"}
+        if group == "deregistered":
+            return {
+                **baseline,
+                "category": "subject",
+                "status": "cancelled",
+                "status_changed_date": POLICY_DATE + dt.timedelta(days=39 + r.randrange(300)),
+                "approved_date": before_policy(),
+                "fund_supervision_mode": "none",
+                "on_platform": False,
+                "uses_model_contract": False,
+            }
+        if group == "converted":
+            return {
+                **baseline,
+                "category": "non_subject",
+                "non_subject_field": r.choice(NON_SUBJECT_FIELDS),
+                "approved_date": before_policy(),
+            }
+        if group == "remaining":
+            return {**baseline, "category": "subject", "nonprofit": True, "approved_date": before_policy()}
+        if group == "non_subject_new":
+            return {
+                "category": "non_subject",
+                "non_subject_field": r.choice(NON_SUBJECT_FIELDS),
+                "stage": r.choice(("compulsory", "other", "high_school")),
+                "approved_date": dt.date(2021, 9, 1) + dt.timedelta(days=r.randrange(1500)),
+            }
+        if group == "non_subject_cancelled":
+            return {
+                "category": "non_subject",
+                "non_subject_field": r.choice(NON_SUBJECT_FIELDS),
+                "stage": "other",
+                "status": "cancelled",
+                "status_changed_date": dt.date(2024, 5, 1),
+                "fund_supervision_mode": "none",
+                "on_platform": False,
+            }
+        if group == "non_subject_suspended":
+            return {
+                "category": "non_subject",
+                "non_subject_field": r.choice(NON_SUBJECT_FIELDS),
+                "stage": "other",
+                "status": "suspended",
+                "status_changed_date": dt.date(2025, 3, 1),
+            }
+        if group == "high_school_subject":
+            return {"category": "subject", "stage": "high_school", "nonprofit": True}
+        raise ValueError(f"unknown institution group {group!r}")
 
     # -- helpers -------------------------------------------------------------
     def pick(
