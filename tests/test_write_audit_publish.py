@@ -68,3 +68,26 @@ def test_killed_during_publish_then_rerun(fresh_warehouse: str, tmp_path: Path, 
     again = pipeline.ingest_payload("610100", "refunds", D, "file", "k.csv", payload.read_bytes())
     assert again["status"] == "unchanged"
     assert state() == ("published", 5000, 1, 1)
+
+
+def test_rejection_report_is_actionable_and_formula_safe(fresh_warehouse: str, tmp_path: Path) -> None:
+    from oversight.rejections import write_report
+
+    text = "\n".join(
+        [
+            "退费编号,统一社会信用代码,申请退费金额,已退金额,办理状态,申请日期,更新时间",
+            "R1,91350100M000100Y43,100.00,0,已申请,2026-11-01,2026-11-02 10:00:00",
+            '=HYPERLINK("http://x"),91350100M000100Y43,-30.00,0,已申请,2026-11-01,2026-11-02 10:00:00',
+        ]
+    )
+    pipeline.ingest_payload("610100", "refunds", D, "file", "610100_refunds_20261102.csv", text.encode("gb18030"))
+    pipeline.ingest_payload("610100", "complaints", D, "file", "610100_complaints_20261102.csv", b"")
+    csv_path, md_path, n = write_report("610100", D, tmp_path)
+    assert n == 2
+    body = csv_path.read_text(encoding="utf-8-sig")
+    assert "complaints,610100_complaints_20261102.csv,,,,empty_file,the file is empty" in body
+    row = "refunds,610100_refunds_20261102.csv,2,requested_amount_yuan,'-30.00,positive,"
+    assert row + "column 申请退费金额 value '-30.00' must be > 0" in body
+    assert "\n=" not in body and ",=" not in body and ",-" not in body and ",+" not in body
+    md = md_path.read_text(encoding="utf-8")
+    assert "须大于0 / must be greater than 0" in md and "| refunds | 610100_refunds_20261102.csv | 2 |" in md

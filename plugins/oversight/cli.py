@@ -114,6 +114,16 @@ def cmd_serve_city(args: argparse.Namespace) -> int:
         server.stop()
 
 
+def cmd_rejections(args: argparse.Namespace) -> int:
+    from oversight.rejections import write_report
+    from oversight.settings import paths
+
+    out = Path(args.out) if args.out else paths().reports / "rejections"
+    csv_path, md_path, n = write_report(args.city, args.date, out)
+    print(f"{n} rejections: {csv_path} and {md_path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oversight", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -144,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--fault", action="append", help="inject: status=500,times=2[,kind=refunds][,date=D][,retry_after=3]"
     )
     serve.set_defaults(func=cmd_serve_city)
+
+    rej = sub.add_parser("rejections", help="rejection report (CSV and Markdown) for one city and business date")
+    rej.add_argument("--city", required=True)
+    rej.add_argument("--date", required=True, type=_date)
+    rej.add_argument("--out", help="folder (default .local/reports/rejections)")
+    rej.set_defaults(func=cmd_rejections)
 
     demo = sub.add_parser("demo", help="the main job end to end on the embedded default (make demo)")
     demo.set_defaults(func=cmd_demo)

@@ -326,7 +326,7 @@ def validate(
         req, done = checked["requested_amount_yuan"], checked["refunded_amount_yuan"]
         assert req.number is not None and done.number is not None
         with np.errstate(invalid="ignore"):
-            exceeds = done.number > req.number
+            exceeds = (done.number > req.number) & (req.number > 0)  # a non-positive request has its own reason
         errors.add(
             "refund_exceeds_request",
             "refunded_amount_yuan",

@@ -1,0 +1,169 @@
+"""Rejection report per city and business date, for the city's data team.
+
+What was rejected (whole deliveries and single rows), where (file, row,
+column, value as delivered), why (the rule and its message) and how to fix it,
+as CSV (UTF-8 with BOM, opens in Excel) and Markdown. Every cell that a
+spreadsheet would read as a formula (= + - @, tab, carriage return) is
+neutralised with a leading apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from oversight.parsing import normalise_header
+from oversight.spec import SPECS
+from oversight.warehouse import connect
+
+HOW_TO_FIX = {
+    "encoding": "导出为 UTF-8 或 GB18030 编码 / export the file as UTF-8 or GB18030",
+    "truncated": "文件不完整，请重新生成并重新投递 / the file is incomplete: regenerate and deliver it again",
+    "checksum": "文件与 .ok 中的 SHA-256 不符，请在写完文件后再写 .ok / write the .ok marker only after the file",
+    "bad_xlsx": "请用标准 XLSX 格式另存 / save as a standard .xlsx workbook",
+    "xlsx_bomb": "请用标准 XLSX 格式另存 / save as a standard .xlsx workbook",
+    "not_json": "每行一个 JSON 对象 / one JSON object per line",
+    "empty_file": "至少包含表头行 / deliver at least the header row",
+    "empty_snapshot": "机构快照须列出全部机构 / the institutions snapshot must list every institution",
+    "missing_column": "补齐必填列 / add the required column",
+    "duplicate_column": "删除重复列 / remove the duplicated column",
+    "empty_header": "为每列填写列名 / give every column a header",
+    "format": "填写6位行政区划代码 / a 6-digit division code",
+    "check_character": "核对统一社会信用代码 / check the unified social credit code (18 characters, check character)",
+    "enumeration": "使用规定的代码或中文名称 / use one of the listed codes or Chinese labels",
+    "boolean": "填写 是/否、Y/N、1/0 或 true/false / use 是/否, Y/N, 1/0 or true/false",
+    "date": "日期格式 YYYY-MM-DD / dates as YYYY-MM-DD (cells formatted as text or date)",
+    "timestamp": "时间格式 YYYY-MM-DD HH:MM:SS / timestamps as YYYY-MM-DD HH:MM:SS",
+    "amount": "金额以元为单位，最多两位小数 / yuan with at most 2 decimals",
+    "number": "填写数字 / a number",
+    "required": "必填 / the value is required",
+    "required_when": "按条件必填 / required in this case",
+    "positive": "须大于0 / must be greater than 0",
+    "non_negative": "不得为负 / must not be negative",
+    "not_after_business_date": "不得晚于业务日期 / must not be after the business date",
+    "on_business_date": "须为业务日期当天 / must fall on the business date",
+    "city_code": "填写本市代码 / your own city code",
+    "duplicate_key": "同一文件内编号不得重复 / keys must be unique within the file",
+    "order": "检查日期先后 / check the order of the dates",
+    "refund_exceeds_request": "已退金额不得超过申请金额 / refunded must not exceed requested",
+    "movement_id_reused": "流水号永久唯一，不得复用 / movement ids are unique for ever",
+    "field_count": "该行列数与表头不符 / the row has a different number of fields than the header",
+}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+COLUMNS = [
+    "business_date",
+    "city_code",
+    "kind",
+    "file",
+    "row_number",
+    "column",
+    "value",
+    "rule",
+    "message",
+    "how_to_fix",
+]
+
+
+def safe_cell(value: object) -> str:
+    """Text a spreadsheet shows as text, never evaluates."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def delivered_value(kind: str, column: str | None, values: dict[str, str | None]) -> str | None:
+    """The value of canonical ``column`` as delivered (under its English or Chinese header)."""
+    if column is None:
+        return None
+    wanted = {normalise_header(column), normalise_header(SPECS[kind].column(column).alias)}
+    return next((v for k, v in values.items() if normalise_header(k) in wanted), None)
+
+
+def collect(city_code: str, business_date: dt.date) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    with connect("loader") as conn:
+        for kind, name, reason in conn.execute(
+            "select kind, original_name, status_reason from landing.deliveries"
+            " where city_code = %s and business_date = %s and status = 'rejected' order by kind, delivery_id",
+            (city_code, business_date),
+        ):
+            code, _, message = (reason or "").partition(": ")
+            entries.append(
+                {
+                    "kind": kind,
+                    "file": name,
+                    "row_number": None,
+                    "column": None,
+                    "value": None,
+                    "rule": code,
+                    "message": message,
+                    "how_to_fix": HOW_TO_FIX.get(code, ""),
+                }
+            )
+        for kind, name, row_number, values, reasons in conn.execute(
+            """
+            select q.kind, d.original_name, q.row_number, q.delivered_values, q.reasons
+            from quarantine.rows q join landing.deliveries d using (delivery_id)
+            where q.source_city_code = %s and q.business_date = %s and d.status = 'published'
+            order by q.kind, q.row_number
+            """,
+            (city_code, business_date),
+        ):
+            for r in reasons:
+                column = r.get("column")
+                entries.append(
+                    {
+                        "kind": kind,
+                        "file": name,
+                        "row_number": row_number,
+                        "column": column,
+                        "value": delivered_value(kind, column, values),
+                        "rule": r["rule"],
+                        "message": r["message"],
+                        "how_to_fix": HOW_TO_FIX.get(r["rule"], ""),
+                    }
+                )
+    for e in entries:
+        e["business_date"] = business_date.isoformat()
+        e["city_code"] = city_code
+    return entries
+
+
+def write_report(city_code: str, business_date: dt.date, out_dir: Path) -> tuple[Path, Path, int]:
+    entries = collect(city_code, business_date)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"rejections_{city_code}_{business_date:%Y%m%d}"
+    csv_path = out_dir / f"{stem}.csv"
+    with csv_path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(COLUMNS)
+        for e in entries:
+            writer.writerow([safe_cell(e.get(c)) for c in COLUMNS])
+    md_path = out_dir / f"{stem}.md"
+    lines = [f"# 退回与隔离报告 Rejections: {city_code}, {business_date}", ""]
+    if not entries:
+        lines.append("Nothing was rejected. 无退回数据。")
+    else:
+        lines += [
+            "| kind | file | row | column | value | rule | message | how to fix |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for e in entries:
+            cells = [
+                e["kind"],
+                e["file"],
+                e["row_number"],
+                e["column"],
+                e["value"],
+                e["rule"],
+                e["message"],
+                e["how_to_fix"],
+            ]
+            lines.append("| " + " | ".join(_md("" if c is None else str(c)) for c in cells) + " |")
+    md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return csv_path, md_path, len(entries)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
