@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import socket
 import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from oversight.embedded_pg import pg_bin_dir
-from oversight.warehouse import embedded
+from oversight.embedded_pg import EmbeddedPostgres, pg_bin_dir
 from tests.conftest import run_cli
 
 
@@ -40,9 +41,19 @@ def test_listens_on_loopback_only_with_password(warehouse_url: str) -> None:
         psycopg.connect(wrong).close()
 
 
-def test_restart_moves_off_a_taken_port_and_keeps_data(warehouse_url: str) -> None:
-    server = embedded()
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    """A server of its own: stopping it must not pull the shared test server from under other tests."""
+    server = EmbeddedPostgres(base=tmp_path / "pg", secrets_dir=tmp_path / "secrets")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_restart_moves_off_a_taken_port_and_keeps_data(own_server: EmbeddedPostgres) -> None:
+    server = own_server
+    with psycopg.connect(server.url("oversight"), autocommit=True) as conn:
         conn.execute("create table if not exists public.restart_probe (v int)")
         conn.execute("truncate public.restart_probe")
         conn.execute("insert into public.restart_probe values (42)")
@@ -66,10 +77,13 @@ def test_restart_moves_off_a_taken_port_and_keeps_data(warehouse_url: str) -> No
     assert server.ensure_running() == new_port
 
 
-def test_db_status_and_stop_via_cli(warehouse_url: str) -> None:
-    assert "running on 127.0.0.1:" in run_cli("db", "status").stdout
-    assert run_cli("db", "stop").stdout.strip() == "stopped"
-    assert run_cli("db", "status").stdout.strip() == "not running"
-    # started again on demand by whatever needs it
-    assert run_cli("db-url").returncode == 0
-    assert "running on 127.0.0.1:" in run_cli("db", "status").stdout
+def test_db_status_and_stop_via_cli(tmp_path: Path) -> None:
+    env = {"OVERSIGHT_LOCAL_DIR": str(tmp_path / "local")}
+    try:
+        assert run_cli("db", "status", env=env).stdout.strip() == "not running"
+        assert run_cli("db-url", env=env).returncode == 0  # started on demand by whatever needs it
+        assert "running on 127.0.0.1:" in run_cli("db", "status", env=env).stdout
+        assert run_cli("db", "stop", env=env).stdout.strip() == "stopped"
+        assert run_cli("db", "status", env=env).stdout.strip() == "not running"
+    finally:
+        run_cli("db", "stop", env=env)
