@@ -91,3 +91,16 @@ def test_simulator_is_deterministic_per_seed(tmp_path: Path) -> None:
     assert digests(tmp_path / "a") != digests(tmp_path / "c")
     assert first["expected_alerts"] == second["expected_alerts"]
     assert other["units"] == ["620100"]
+
+
+def test_plan_covers_configured_and_unconfigured_cities(tmp_path: Path) -> None:
+    from oversight.pipeline import plan
+
+    (tmp_path / "440300" / "refunds").mkdir(parents=True)  # Shenzhen drops files without being configured
+    (tmp_path / "not-a-city").mkdir()
+    items = plan(str(tmp_path), dt.date(2026, 11, 2))
+    cities = {i["city_code"] for i in items}
+    assert len(items) == 12 * 4 and cities == {s for s in load_sources()} | {"440300"}
+    shenzhen = [i for i in items if i["city_code"] == "440300"]
+    assert {i["kind"] for i in shenzhen} == {"institutions", "fee_ledger", "refunds", "complaints"}
+    assert all(i["channel"] == "file" and not i["configured"] and i["deadline"] == "09:00" for i in shenzhen)
