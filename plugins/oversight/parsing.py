@@ -257,6 +257,9 @@ def read_jsonl(spec: ExtractSpec, data: bytes) -> RawTable:
     if not data:
         raise RejectedDelivery("empty_file", "the file is empty (zero bytes)")
     text, encoding = decode(data)
+    fast = _read_jsonl_arrow(spec, text, data if encoding == "utf-8" else text.encode("utf-8"), encoding)
+    if fast is not None:
+        return fast
     objects: list[dict[str, object]] = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -269,6 +272,42 @@ def read_jsonl(spec: ExtractSpec, data: bytes) -> RawTable:
             raise RejectedDelivery("not_json", f"line {n} is JSON but not an object: {type(obj).__name__}")
         objects.append(obj)
     return table_from_records(spec, objects, "jsonl", encoding)
+
+
+def _read_jsonl_arrow(spec: ExtractSpec, text: str, utf8: bytes, encoding: str) -> RawTable | None:
+    """Fast path (Arrow's JSON reader) for the common case: every value a string or null.
+
+    Returns None whenever the file needs the careful path (numbers, booleans,
+    nested values, keys beyond the first lines, or any error): that path reads
+    it again and explains what is wrong.
+    """
+    keys: list[str] = []
+    for line in text.splitlines()[:1000]:
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(obj, dict):
+            return None
+        keys += [k for k in obj if k not in keys]
+    if not keys:
+        return None
+    import pyarrow.json as pa_json
+
+    schema = pa.schema([(k, pa.string()) for k in keys])
+    try:
+        table = pa_json.read_json(
+            io.BytesIO(utf8),
+            read_options=pa_json.ReadOptions(use_threads=False),
+            parse_options=pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error"),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    names, delivered, extras = _map_headers(spec, keys)
+    columns = {name: table.column(key).combine_chunks() for name, key in zip(names, keys, strict=True)}
+    return RawTable(names, columns, table.num_rows, delivered, extras, encoding, "jsonl")
 
 
 def table_from_records(

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg
+
 from oversight.contract import CITY_CODE, KINDS
 from oversight.http_source import NotReady, fetch_extract, records_to_jsonl
 from oversight.landing import FileDelivery, LandingError, discover_files, sha256_file, store_payload
@@ -117,6 +119,7 @@ def sweep(root: str | None, business_date: dt.date, lookback_days: int = 14) -> 
 
 
 def record_delivery(
+    conn: psycopg.Connection,
     city_code: str,
     kind: str,
     business_date: dt.date,
@@ -140,7 +143,7 @@ def record_delivery(
             f"checksum: the .ok marker declares SHA-256 {marker_sha256} but the file has {stored.sha256}"
             " (truncated or altered in transit)"
         )
-    with connect("loader") as conn, conn.transaction():
+    with conn.transaction():
         row = conn.execute(
             """
             insert into landing.deliveries
@@ -195,22 +198,22 @@ def ingest_payload(
 ) -> dict[str, Any]:
     """Land, validate and publish one delivery (write-audit-publish); idempotent."""
     started = time.monotonic()
-    delivery_id, status, is_new, reason = record_delivery(
-        city_code, kind, business_date, channel, original_name, data, marker_sha256, delivered_at
-    )
-    summary: dict[str, Any] = {
-        "delivery_id": delivery_id,
-        "city_code": city_code,
-        "kind": kind,
-        "business_date": business_date.isoformat(),
-        "original_name": original_name,
-        "new": is_new,
-    }
-    if status != "landed":
-        return {**summary, "status": status if is_new else "unchanged", "reason": reason}
-    spec = SPECS[kind]
-    extension = original_name.rsplit(".", 1)[-1].lower()
     with connect("loader") as conn:
+        delivery_id, status, is_new, reason = record_delivery(
+            conn, city_code, kind, business_date, channel, original_name, data, marker_sha256, delivered_at
+        )
+        summary: dict[str, Any] = {
+            "delivery_id": delivery_id,
+            "city_code": city_code,
+            "kind": kind,
+            "business_date": business_date.isoformat(),
+            "original_name": original_name,
+            "new": is_new,
+        }
+        if status != "landed":
+            return {**summary, "status": status if is_new else "unchanged", "reason": reason}
+        spec = SPECS[kind]
+        extension = original_name.rsplit(".", 1)[-1].lower()
         outcome: ValidationResult | RejectedDelivery
         table = None
         try:
