@@ -220,3 +220,18 @@ def test_marker_checksum_mismatch_rejects_but_keeps_the_bytes(fresh_warehouse: s
 def test_loader_cannot_write_outside_its_schemas(fresh_warehouse: str) -> None:
     with connect("loader") as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("create table marts.x (v int)")
+
+
+def test_sweep_picks_up_a_late_delivery_once(fresh_warehouse: str, tmp_path: Path) -> None:
+    folder = tmp_path / "610100" / "refunds"
+    folder.mkdir(parents=True)
+    target = folder / "610100_refunds_20261102.csv"
+    target.write_bytes(refunds_csv([refund_row("R1")]).encode())
+    target.with_name(target.name + ".ok").write_text("")
+    later = D + dt.timedelta(days=3)
+    first = pipeline.sweep(str(tmp_path), later)
+    assert [(r["business_date"], r["status"]) for r in first] == [(D.isoformat(), "published")]
+    assert pipeline.sweep(str(tmp_path), later) == []  # already live: nothing to do
+    target.write_bytes(refunds_csv([refund_row("R1"), refund_row("R2")]).encode())  # a corrected redelivery
+    assert [r["status"] for r in pipeline.sweep(str(tmp_path), later)] == ["published"]
+    assert count("select count(*) from raw.refunds") == 2

@@ -75,15 +75,19 @@ def deadline_passed(item: dict[str, Any], now: dt.datetime) -> bool:
     return now >= due
 
 
+def _missing(item: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: item[k] for k in ("city_code", "kind", "business_date")}, "status": "missing", "new": False}
+
+
 def poke_file(item: dict[str, Any], *, wait: bool, now: dt.datetime) -> dict[str, Any] | None:
     """Ingest the file-drop delivery of ``item`` if complete; None = not yet, ask again later."""
     day = dt.date.fromisoformat(item["business_date"])
-    found = [d for d in discover_files(Path(item["landing"]), day, cities={item["city_code"]}, kinds={item["kind"]})]
+    found = discover_files(Path(item["landing"]), day, cities={item["city_code"]}, kinds={item["kind"]})
     if found:
         return ingest_file(found[0].to_dict())
     if wait and not deadline_passed(item, now):
         return None
-    return {**{k: item[k] for k in ("city_code", "kind", "business_date")}, "status": "missing", "new": False}
+    return _missing(item)
 
 
 def poke_http(item: dict[str, Any], token: str, *, wait: bool, now: dt.datetime) -> dict[str, Any] | None:
@@ -94,26 +98,28 @@ def poke_http(item: dict[str, Any], token: str, *, wait: bool, now: dt.datetime)
     except NotReady:
         if wait and not deadline_passed(item, now):
             return None
-        return {**{k: item[k] for k in ("city_code", "kind", "business_date")}, "status": "missing", "new": False}
+        return _missing(item)
     name = f"{item['city_code']}_{item['kind']}_{day:%Y%m%d}.jsonl"
     return ingest_payload(item["city_code"], item["kind"], day, "http", name, records_to_jsonl(records))
 
 
 def sweep(root: str | None, business_date: dt.date, lookback_days: int = 14) -> list[dict[str, Any]]:
     """Late, out-of-order or corrected file deliveries for the days before ``business_date``."""
-    results = []
     root_path = landing_root(root)
+    first = business_date - dt.timedelta(days=lookback_days)
+    with connect("loader") as conn:
+        live = set(
+            conn.execute(
+                "select city_code, kind, business_date, sha256 from landing.deliveries"
+                " where business_date >= %s and business_date < %s and status <> 'superseded'",
+                (first, business_date),
+            ).fetchall()
+        )
+    results = []
     for back in range(1, lookback_days + 1):
         day = business_date - dt.timedelta(days=back)
         for found in discover_files(root_path, day):
-            digest = sha256_file(Path(found.path))
-            with connect("loader") as conn:
-                live = conn.execute(
-                    "select 1 from landing.deliveries where city_code = %s and kind = %s and business_date = %s"
-                    " and sha256 = %s and status <> 'superseded'",
-                    (found.city_code, found.kind, day, digest),
-                ).fetchone()
-            if live is None:
+            if (found.city_code, found.kind, day, sha256_file(Path(found.path))) not in live:
                 results.append(ingest_file(found.to_dict()))
     return results
 
