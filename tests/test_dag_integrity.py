@@ -3,6 +3,7 @@ no I/O at import time (the scheduler parses these files constantly)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -64,3 +65,36 @@ def test_dagbag_loads_without_errors(airflow_ready: dict[str, str]) -> None:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["errors"] == {}
     assert "oversight_ingest" in result["ids"]
+
+
+def test_a_scheduled_run_covers_the_previous_local_day(airflow_ready: dict[str, str]) -> None:
+    """The ingest DAG's run for business date D is the interval [D, D+1) in Asia/Shanghai, so
+    scheduled runs, catch-up and backfills all land each day's extracts on the right date."""
+    code = """
+import datetime as dt, json
+import pendulum
+from airflow.timetables.base import DataInterval, TimeRestriction
+from oversight.pipeline import business_date_of
+from airflow.dag_processing.dagbag import DagBag
+import sys
+dag = DagBag(dag_folder=sys.argv[1]).get_dag("oversight_ingest")
+tt = dag.timetable
+start = pendulum.datetime(2026, 11, 2, tz="Asia/Shanghai")
+info = tt.next_dagrun_info(last_automated_data_interval=None,
+                           restriction=TimeRestriction(earliest=start, latest=None, catchup=True))
+print(json.dumps({"start": info.data_interval.start.isoformat(), "end": info.data_interval.end.isoformat(),
+                  "business_date": business_date_of(info.data_interval.start).isoformat()}))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "dags")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **airflow_ready},
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    assert dt.datetime.fromisoformat(info["start"]) == dt.datetime(2026, 11, 2, tzinfo=shanghai)
+    assert dt.datetime.fromisoformat(info["end"]) == dt.datetime(2026, 11, 3, tzinfo=shanghai)
+    assert info["business_date"] == "2026-11-02"
