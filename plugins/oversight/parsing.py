@@ -18,6 +18,7 @@ import zipfile
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from oversight.spec import ExtractSpec
@@ -244,13 +245,16 @@ def read_xlsx(spec: ExtractSpec, data: bytes) -> RawTable:
     while header and header[-1] in (None, ""):
         header.pop()
     names, delivered, extras = _map_headers(spec, [str(h) if h is not None else "" for h in header])
-    width = len(names)
-    rows: list[list[str | None]] = []
-    for record in values[1:]:
-        cells = [_cell_text(v) for v in record[:width]]
-        cells += [None] * (width - len(cells))
-        rows.append(cells)
-    return RawTable.from_rows(names, rows, delivered, extras, None, "xlsx")
+    body = values[1:]
+    columns: dict[str, pa.Array] = {}
+    for j, name in enumerate(names):
+        cells = [row[j] if j < len(row) else None for row in body]
+        if all(type(v) is str for v in cells):  # text cells (the common case): no per-cell conversion
+            text = pa.array(cells, pa.string())
+            columns[name] = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+        else:
+            columns[name] = pa.array([_cell_text(v) for v in cells], pa.string())
+    return RawTable(names, columns, len(body), delivered, extras, None, "xlsx")
 
 
 def read_jsonl(spec: ExtractSpec, data: bytes) -> RawTable:

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -105,6 +106,14 @@ class ValidationResult:
     rules_evaluated: list[str] = field(default_factory=list)
 
 
+@lru_cache(maxsize=1 << 18)
+def canonical_uscc(value: str) -> str | None:
+    """The code in canonical form when it is a valid unified social credit code (python-stdnum), else None.
+    Cached: the same institutions appear in every delivery."""
+    compact = value.replace(" ", "").upper()
+    return compact if uscc.is_valid(compact) else None
+
+
 def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Arrow booleans to a numpy mask, null meaning False."""
     return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
@@ -153,13 +162,7 @@ def _check_column(col: Column, raw: pa.Array, label: str, errors: _Collector) ->
             "format", present & ~_mask(pc.match_substring_regex(text, r"^\d{6}$")), "is not a 6-digit division code"
         )
     elif t == "uscc":
-        canonical: dict[str, str] = {}
-        for u in pc.unique(text).to_pylist():
-            if u is None:
-                continue
-            compact = u.replace(" ", "").upper()
-            if uscc.is_valid(compact):
-                canonical[u] = compact
+        canonical = {u: c for u in pc.unique(text).to_pylist() if u is not None and (c := canonical_uscc(u))}
         checked.copy = _lookup(text, canonical)
         bad_value(
             "check_character",
