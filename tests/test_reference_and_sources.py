@@ -83,14 +83,21 @@ def digests(root: Path) -> dict[str, str]:
 
 
 def test_simulator_is_deterministic_per_seed(tmp_path: Path) -> None:
-    args = {"start": dt.date(2026, 11, 2), "end": dt.date(2026, 11, 3), "province": "62", "cities": ["620100"]}
+    # Lanzhou delivers CSV, Jiayuguan XLSX (the format cycle): both must be byte-identical per seed
+    args = {
+        "start": dt.date(2026, 11, 2),
+        "end": dt.date(2026, 11, 3),
+        "province": "62",
+        "cities": ["620100", "620200", "620300"],
+    }
     first = simulate(tmp_path / "a", seed=7, **args)  # type: ignore[arg-type]
     second = simulate(tmp_path / "b", seed=7, **args)  # type: ignore[arg-type]
     other = simulate(tmp_path / "c", seed=8, **args)  # type: ignore[arg-type]
     assert digests(tmp_path / "a") == digests(tmp_path / "b")
     assert digests(tmp_path / "a") != digests(tmp_path / "c")
     assert first["expected_alerts"] == second["expected_alerts"]
-    assert other["units"] == ["620100"]
+    assert other["units"] == ["620100", "620200", "620300"]
+    assert {d["format"] for d in first["deliveries"]} == {"csv", "xlsx"}
 
 
 def test_plan_covers_configured_and_unconfigured_cities(tmp_path: Path) -> None:

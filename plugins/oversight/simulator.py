@@ -29,6 +29,8 @@ import io
 import json
 import os
 import random
+import re
+import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -109,6 +111,21 @@ def allocate(total: int, weights: Sequence[float]) -> list[int]:
     for i in order[: total - sum(base)]:
         base[i] += 1
     return base
+
+
+def deterministic_zip(data: bytes) -> bytes:
+    """The same archive with fixed member timestamps: the same seed gives the same bytes."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(2020, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps the save time here
+                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2020-01-01T00:00:00Z", content)
+            target.writestr(fixed, content)
+    return out.getvalue()
 
 
 def is_rest_day(day: dt.date) -> bool:
@@ -431,29 +448,23 @@ class Simulator:
             m = day.month - 1 + months
             end = dt.date(day.year + m // 12, m % 12 + 1, min(day.day, 28))
         class_type = self.rng.choice(("small", "medium", "large"))
-        self.add(
-            inst.city_code,
-            "fee_ledger",
+        self.movement(
+            inst,
             day,
-            {
-                "movement_id": self.movement_id(inst.city_code),
-                "institution_id": inst.institution_id,
-                "account_no": f"6217{inst.institution_id[8:16]}",
-                "movement_type": "prepaid",
-                "amount_yuan": round(hours * price, 2),
-                "occurred_at": self.ts(day, hour, self.rng.randrange(60)),
-                "order_id": order.order_id,
-                "student_id_no": id_no,
-                "student_name": name,
-                "course_category": inst.category,
-                "class_hours": hours,
-                "unit_price_yuan": price,
-                "delivery_mode": inst.delivery_mode,
-                "class_type": class_type,
-                "service_start_date": day,
-                "service_end_date": end,
-                "channel": channel,
-            },
+            "prepaid",
+            round(hours * price, 2),
+            self.ts(day, hour, self.rng.randrange(60)),
+            order_id=order.order_id,
+            student_id_no=id_no,
+            student_name=name,
+            course_category=inst.category,
+            class_hours=hours,
+            unit_price_yuan=price,
+            delivery_mode=inst.delivery_mode,
+            class_type=class_type,
+            service_start_date=day,
+            service_end_date=end,
+            channel=channel,
         )
         order.mode = inst.delivery_mode
         self.orders[inst.institution_id].append(order)
@@ -478,26 +489,31 @@ class Simulator:
         minutes = minutes if minutes is not None else int(hours * (30 if online else 45))
         start = start or ((19, 0) if online else (18, 0))
         began = self.ts(class_day or day, *start)
-        self.add(
-            inst.city_code,
-            "fee_ledger",
+        self.movement(
+            inst,
             day,
-            {
-                "movement_id": self.movement_id(inst.city_code),
-                "institution_id": inst.institution_id,
-                "account_no": f"6217{inst.institution_id[8:16]}",
-                "movement_type": "release",
-                "amount_yuan": amount if amount is not None else round(hours * order.unit_price, 2),
-                "occurred_at": self.ts(day, 21, 30),
-                "order_id": order.order_id,
-                "class_hours": hours,
-                "class_started_at": began,
-                "class_ended_at": began + dt.timedelta(minutes=minutes),
-            },
+            "release",
+            amount if amount is not None else round(hours * order.unit_price, 2),
+            self.ts(day, 21, 30),
+            order_id=order.order_id,
+            class_hours=hours,
+            class_started_at=began,
+            class_ended_at=began + dt.timedelta(minutes=minutes),
         )
         order.remaining -= hours
 
-    def reserve_deposit(self, inst: Institution, day: dt.date, amount: float) -> None:
+    def movement(
+        self,
+        inst: Institution,
+        day: dt.date,
+        movement_type: str,
+        amount: float,
+        occurred_at: dt.datetime,
+        *,
+        account_prefix: str = "6217",
+        **fields: Any,
+    ) -> None:
+        """One row of the fee ledger on ``inst``'s supervised account."""
         self.add(
             inst.city_code,
             "fee_ledger",
@@ -505,12 +521,16 @@ class Simulator:
             {
                 "movement_id": self.movement_id(inst.city_code),
                 "institution_id": inst.institution_id,
-                "account_no": f"6228{inst.institution_id[8:16]}",
-                "movement_type": "reserve_deposit",
+                "account_no": f"{account_prefix}{inst.institution_id[8:16]}",
+                "movement_type": movement_type,
                 "amount_yuan": amount,
-                "occurred_at": self.ts(day, 9, 0),
+                "occurred_at": occurred_at,
+                **fields,
             },
         )
+
+    def reserve_deposit(self, inst: Institution, day: dt.date, amount: float) -> None:
+        self.movement(inst, day, "reserve_deposit", amount, self.ts(day, 9, 0), account_prefix="6228")
 
     def clean_price(self, inst: Institution) -> int:
         if inst.category == "subject":
@@ -1146,13 +1166,14 @@ class Simulator:
         import openpyxl
 
         book = openpyxl.Workbook(write_only=True)
+        book.properties.created = book.properties.modified = dt.datetime(2020, 1, 1)
         sheet = book.create_sheet(kind)
         sheet.append(headers)
         for row in table:
             sheet.append(row)
         out = io.BytesIO()
         book.save(out)
-        return out.getvalue()
+        return deterministic_zip(out.getvalue())
 
     def snapshot(self, city: str, day: dt.date) -> list[dict[str, Any]]:
         rows = []
