@@ -71,6 +71,7 @@ SENSOR: dict[str, Any] = {
 def oversight_ingest() -> None:
     @task
     def plan(params: dict[str, Any], data_interval_start: Any = None) -> list[dict[str, Any]]:
+        pipeline.record_unrecognised(params.get("landing"))  # nothing under the root goes unnoticed
         return pipeline.plan(params.get("landing"), pipeline.business_date_of(data_interval_start))
 
     @task

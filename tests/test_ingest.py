@@ -235,3 +235,22 @@ def test_sweep_picks_up_a_late_delivery_once(fresh_warehouse: str, tmp_path: Pat
     target.write_bytes(refunds_csv([refund_row("R1"), refund_row("R2")]).encode())  # a corrected redelivery
     assert [r["status"] for r in pipeline.sweep(str(tmp_path), later)] == ["published"]
     assert count("select count(*) from raw.refunds") == 2
+
+
+def test_whatever_is_not_a_delivery_is_kept_on_record(fresh_warehouse: str, tmp_path: Path) -> None:
+    (tmp_path / "readme.txt").write_text("hello")
+    (tmp_path / "999999").mkdir()
+    (tmp_path / "_simulation").mkdir()
+    folder = tmp_path / "610100" / "refunds"
+    folder.mkdir(parents=True)
+    (folder / "refunds-2026-11-02.csv").write_text("x")
+    (folder / "610200_refunds_20261102.csv").write_text("x")
+    (tmp_path / "610100" / "payments").mkdir()
+    assert pipeline.record_unrecognised(str(tmp_path)) == 5
+    assert pipeline.record_unrecognised(str(tmp_path)) == 5  # idempotent: last_seen_at moves on
+    with connect() as conn:
+        rows = dict(conn.execute("select path, reason from landing.unrecognised_files").fetchall())
+    assert len(rows) == 5
+    assert rows[str(tmp_path / "999999")] == "directory '999999' is not a known city code (GB/T 2260)"
+    assert rows[str(folder / "610200_refunds_20261102.csv")] == "file of 610200/refunds filed under 610100/refunds"
+    assert "payments" in rows[str(tmp_path / "610100" / "payments")]

@@ -100,3 +100,8 @@ def test_names_with_path_tricks_are_never_matched(tmp_path: Path) -> None:
         (folder / name).write_text("x")
         (folder / (name + ".ok")).write_text("")
     assert discover_files(tmp_path, D) == []
+
+
+def test_unknown_city_code_is_not_a_delivery(tmp_path: Path) -> None:
+    drop(tmp_path, "999999", "refunds", b"x\n")
+    assert discover_files(tmp_path, D) == []

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from oversight.cities import is_known_city
 from oversight.contract import CITY_CODE, FILE_NAME, KINDS, OK_SUFFIX
 from oversight.settings import paths
 
@@ -84,8 +85,8 @@ def discover_files(
     found: list[FileDelivery] = []
     stamp = business_date.strftime("%Y%m%d")
     for city_dir in sorted(root.iterdir()):
-        if not (city_dir.is_dir() and CITY_CODE.match(city_dir.name)):
-            continue
+        if not (city_dir.is_dir() and CITY_CODE.match(city_dir.name) and is_known_city(city_dir.name)):
+            continue  # kept on record by unrecognised_entries
         if cities is not None and city_dir.name not in cities:
             continue
         for kind in KINDS:
@@ -114,6 +115,38 @@ def discover_files(
                         delivered_at=dt.datetime.fromtimestamp(real_marker.stat().st_mtime, dt.UTC),
                     )
                 )
+    return found
+
+
+def unrecognised_entries(root: Path) -> list[tuple[str, str]]:
+    """Everything under the landing root that is not (part of) a delivery, with the reason.
+
+    Names starting with "." or "_" are the platform's own (e.g. ``_simulation``) and skipped.
+    """
+    found: list[tuple[str, str]] = []
+    if not root.is_dir():
+        return found
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith((".", "_")):
+            continue
+        if not entry.is_dir():
+            found.append((str(entry), "a file at the landing root: deliveries go to <city>/<kind>/"))
+        elif not (CITY_CODE.match(entry.name) and is_known_city(entry.name)):
+            found.append((str(entry), f"directory {entry.name!r} is not a known city code (GB/T 2260)"))
+        else:
+            for kind_dir in sorted(entry.iterdir()):
+                if kind_dir.name not in KINDS or not kind_dir.is_dir():
+                    found.append((str(kind_dir), f"{kind_dir.name!r} is not an extract kind ({', '.join(KINDS)})"))
+                    continue
+                for f in sorted(kind_dir.iterdir()):
+                    name = f.name.removesuffix(OK_SUFFIX)
+                    m = FILE_NAME.match(name)
+                    if not m:
+                        found.append((str(f), "name does not follow <city>_<kind>_<YYYYMMDD>.<csv|xlsx|jsonl>"))
+                    elif m["city"] != entry.name or m["kind"] != kind_dir.name:
+                        found.append(
+                            (str(f), f"file of {m['city']}/{m['kind']} filed under {entry.name}/{kind_dir.name}")
+                        )
     return found
 
 

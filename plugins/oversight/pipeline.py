@@ -14,9 +14,17 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from oversight.cities import is_known_city
 from oversight.contract import CITY_CODE, KINDS
 from oversight.http_source import NotReady, fetch_extract, records_to_jsonl
-from oversight.landing import FileDelivery, LandingError, discover_files, sha256_file, store_payload
+from oversight.landing import (
+    FileDelivery,
+    LandingError,
+    discover_files,
+    sha256_file,
+    store_payload,
+    unrecognised_entries,
+)
 from oversight.loading import publish, reused_movements
 from oversight.parsing import RejectedDelivery, read_payload
 from oversight.settings import TIMEZONE, paths
@@ -46,7 +54,12 @@ def plan(root: str | None, business_date: dt.date) -> list[dict[str, Any]]:
     sources = dict(load_sources())
     if root_path.is_dir():
         for entry in sorted(root_path.iterdir()):
-            if entry.is_dir() and CITY_CODE.match(entry.name) and entry.name not in sources:
+            if (
+                entry.is_dir()
+                and CITY_CODE.match(entry.name)
+                and is_known_city(entry.name)
+                and entry.name not in sources
+            ):
                 sources[entry.name] = default_source(entry.name)
     items = []
     for code, src in sorted(sources.items()):
@@ -65,6 +78,19 @@ def plan(root: str | None, business_date: dt.date) -> list[dict[str, Any]]:
                 }
             )
     return items
+
+
+def record_unrecognised(root: str | None) -> int:
+    """Keep on record whatever lies under the landing root that is not a delivery (never silently ignored)."""
+    entries = unrecognised_entries(landing_root(root))
+    if entries:
+        with connect("loader") as conn, conn.transaction():
+            conn.cursor().executemany(
+                "insert into landing.unrecognised_files (path, reason) values (%s, %s)"
+                " on conflict (path) do update set reason = excluded.reason, last_seen_at = now()",
+                entries,
+            )
+    return len(entries)
 
 
 def deadline_passed(item: dict[str, Any], now: dt.datetime) -> bool:
@@ -278,6 +304,7 @@ __all__ = [
     "plan",
     "poke_file",
     "poke_http",
+    "record_unrecognised",
     "summarize",
     "sweep",
 ]
