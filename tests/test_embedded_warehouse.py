@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import psycopg
 import pytest
 
 from oversight.embedded_pg import EmbeddedPostgres, pg_bin_dir
-from tests.conftest import run_cli
+from tests.conftest import TEST_LOCAL, run_cli
 
 
 def test_db_url_connects_with_psql(warehouse_url: str) -> None:
@@ -42,9 +44,21 @@ def test_listens_on_loopback_only_with_password(warehouse_url: str) -> None:
 
 
 @pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+def own_dir() -> Iterator[Path]:
+    """A folder under .local/test (not pytest's tmp, whose parent pytest keeps at mode 0700: the
+    unprivileged server user could not reach it)."""
+    folder = TEST_LOCAL / f"own-{uuid.uuid4().hex[:8]}"
+    folder.mkdir(parents=True)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def own_server(own_dir: Path) -> Iterator[EmbeddedPostgres]:
     """A server of its own: stopping it must not pull the shared test server from under other tests."""
-    server = EmbeddedPostgres(base=tmp_path / "pg", secrets_dir=tmp_path / "secrets")
+    server = EmbeddedPostgres(base=own_dir / "pg", secrets_dir=own_dir / "secrets")
     try:
         yield server
     finally:
@@ -77,8 +91,8 @@ def test_restart_moves_off_a_taken_port_and_keeps_data(own_server: EmbeddedPostg
     assert server.ensure_running() == new_port
 
 
-def test_db_status_and_stop_via_cli(tmp_path: Path) -> None:
-    env = {"OVERSIGHT_LOCAL_DIR": str(tmp_path / "local")}
+def test_db_status_and_stop_via_cli(own_dir: Path) -> None:
+    env = {"OVERSIGHT_LOCAL_DIR": str(own_dir / "local")}
     try:
         assert run_cli("db", "status", env=env).stdout.strip() == "not running"
         assert run_cli("db-url", env=env).returncode == 0  # started on demand by whatever needs it
