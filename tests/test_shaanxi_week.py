@@ -65,7 +65,13 @@ def test_rerunning_a_date_changes_no_count(shaanxi_week: dict[str, Any]) -> None
         env={"WAREHOUSE_URL": shaanxi_week["url"]},
     )
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "2026-11-04: 44 deliveries" in again.stdout
+    day = [d for d in shaanxi_week["manifest"]["deliveries"] if d["business_date"] == "2026-11-04"]
+    published = sum(d["rows"] - d["bad_rows"] for d in day if not d["file_case"])
+    quarantined = sum(d["bad_rows"] for d in day if not d["file_case"])
+    assert (
+        f"2026-11-04: 44 deliveries (42 published, 2 rejected); {published} rows published, "
+        f"{quarantined} quarantined" in again.stdout
+    )
     assert raw_counts(shaanxi_week["url"]) == before
     with psycopg.connect(shaanxi_week["url"]) as conn:
         assert conn.execute("select count(*), max(delivery_id) from landing.deliveries").fetchone() == deliveries

@@ -83,7 +83,8 @@ def run_dag(dag: Any, business_date: dt.date, conf: dict[str, Any]) -> None:
         raise RunError(f"DAG {dag.dag_id} run for {business_date} ended {state}")
 
 
-def delivery_counts(business_date: dt.date) -> dict[str, int]:
+def delivery_counts(business_date: dt.date) -> tuple[dict[str, int], int, int]:
+    """Deliveries of a business date by status, and the rows its live deliveries published and quarantined."""
     from oversight.warehouse import connect
 
     with connect("loader") as conn:
@@ -91,7 +92,14 @@ def delivery_counts(business_date: dt.date) -> dict[str, int]:
             "select status, count(*) from landing.deliveries where business_date = %s group by status",
             (business_date,),
         ).fetchall()
-    return {status: n for status, n in rows}
+        loaded = conn.execute(
+            "select coalesce(sum(rows_published), 0), coalesce(sum(rows_quarantined), 0)"
+            " from audit.loads join landing.deliveries using (delivery_id)"
+            " where business_date = %s and status = 'published'",
+            (business_date,),
+        ).fetchone()
+    assert loaded is not None
+    return {status: n for status, n in rows}, int(loaded[0]), int(loaded[1])
 
 
 def run_range(
@@ -105,11 +113,14 @@ def run_range(
     for i, day in enumerate(days, 1):
         echo(f"[{i}/{len(days)}] {day}: ingesting deliveries from {landing}")
         run_dag(ingest, day, {"landing": str(landing.resolve()), "wait": False})
-        counts = delivery_counts(day)
+        counts, published, quarantined = delivery_counts(day)
         if not counts:
             echo(f"[{i}/{len(days)}] {day}: nothing was delivered")
         else:
             total = sum(counts.values())
             detail = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-            echo(f"[{i}/{len(days)}] {day}: {total} deliveries ({detail})")
+            echo(
+                f"[{i}/{len(days)}] {day}: {total} deliveries ({detail}); "
+                f"{published} rows published, {quarantined} quarantined"
+            )
     return 0
