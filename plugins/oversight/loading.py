@@ -23,7 +23,6 @@ import pyarrow.csv as pa_csv
 from psycopg import sql
 
 from oversight.parsing import RejectedDelivery
-from oversight.spec import SPECS
 from oversight.validation import ValidationResult
 
 META_COLUMNS = ("delivery_id", "source_city_code", "business_date", "row_number")
@@ -205,4 +204,4 @@ def publish(
         return PublishOutcome(delivery_id, "published", outcome.rows_delivered, published, quarantined)
 
 
-__all__ = ["SPECS", "PublishOutcome", "lock_key", "publish", "reused_movements"]
+__all__ = ["PublishOutcome", "lock_key", "publish", "reused_movements"]

@@ -19,7 +19,6 @@ from oversight.contract import CITY_CODE, KINDS
 from oversight.http_source import NotReady, fetch_extract, records_to_jsonl
 from oversight.landing import (
     FileDelivery,
-    LandingError,
     discover_files,
     sha256_file,
     store_payload,
@@ -296,7 +295,6 @@ def summarize(business_date: dt.date, results: list[dict[str, Any]]) -> dict[str
 
 
 __all__ = [
-    "LandingError",
     "business_date_of",
     "ingest_file",
     "ingest_payload",
