@@ -115,12 +115,12 @@ def publish(
     """Publish (or reject) ``delivery_id`` atomically. ``conn`` must act as the loader."""
     with conn.transaction():
         row = conn.execute(
-            "select city_code, kind, business_date, status, received_at from landing.deliveries where delivery_id = %s",
+            "select city_code, kind, business_date, received_at from landing.deliveries where delivery_id = %s",
             (delivery_id,),
         ).fetchone()
         if row is None:
             raise LookupError(f"delivery {delivery_id} is not in landing.deliveries")
-        city, kind, day, _status, received_at = row
+        city, kind, day, received_at = row  # its status is read again under the lock below
         conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock_key(city, kind, day),))
         status = conn.execute(
             "select status from landing.deliveries where delivery_id = %s for update", (delivery_id,)
