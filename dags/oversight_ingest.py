@@ -72,7 +72,9 @@ def oversight_ingest() -> None:
     @task
     def plan(params: dict[str, Any], data_interval_start: Any = None) -> list[dict[str, Any]]:
         pipeline.record_unrecognised(params.get("landing"))  # nothing under the root goes unnoticed
-        return pipeline.plan(params.get("landing"), pipeline.business_date_of(data_interval_start))
+        items = pipeline.plan(params.get("landing"), pipeline.business_date_of(data_interval_start))
+        pipeline.record_expected(items)  # extract_late sees kinds that never arrive
+        return items
 
     @task
     def file_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

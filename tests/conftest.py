@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TEST_LOCAL = ROOT / ".local" / "test"
+# OVERSIGHT_TEST_LOCAL_DIR lets two test sessions run side by side on one checkout.
+TEST_LOCAL = Path(os.environ.get("OVERSIGHT_TEST_LOCAL_DIR", ROOT / ".local" / "test")).resolve()
 
 # Before any oversight module resolves paths: tests get their own server,
 # Airflow home and payload store, apart from the demo's.

@@ -79,6 +79,39 @@ def plan(root: str | None, business_date: dt.date) -> list[dict[str, Any]]:
     return items
 
 
+def deadline_at(item: dict[str, Any]) -> dt.datetime:
+    """The city's deadline for the item's business date D: D+1 at HH:MM, Asia/Shanghai."""
+    day = dt.date.fromisoformat(item["business_date"]) + dt.timedelta(days=1)
+    hours, minutes = map(int, item["deadline"].split(":"))
+    return dt.datetime.combine(day, dt.time(hours, minutes), tzinfo=ZoneInfo(TIMEZONE))
+
+
+def record_expected(items: list[dict[str, Any]]) -> int:
+    """Record what was expected of each city (extract_late needs the kinds that never arrived)."""
+    rows = [
+        (
+            item["business_date"],
+            item["city_code"],
+            item["kind"],
+            item["channel"],
+            deadline_at(item),
+            bool(item["configured"]),
+        )
+        for item in items
+    ]
+    with connect("loader") as conn, conn.transaction():
+        conn.cursor().executemany(
+            "insert into landing.expected_deliveries"
+            " (business_date, source_city_code, kind, channel, deadline_at, is_configured)"
+            " values (%s, %s, %s, %s, %s, %s)"
+            " on conflict (business_date, source_city_code, kind) do update set"
+            " channel = excluded.channel, deadline_at = excluded.deadline_at,"
+            " is_configured = excluded.is_configured, planned_at = now()",
+            rows,
+        )
+    return len(rows)
+
+
 def record_unrecognised(root: str | None) -> int:
     """Keep on record whatever lies under the landing root that is not a delivery (never silently ignored)."""
     entries = unrecognised_entries(landing_root(root))
@@ -94,10 +127,7 @@ def record_unrecognised(root: str | None) -> int:
 
 def deadline_passed(item: dict[str, Any], now: dt.datetime) -> bool:
     """Whether the city's deadline for this business date (D+1 at HH:MM local) is past."""
-    day = dt.date.fromisoformat(item["business_date"]) + dt.timedelta(days=1)
-    hours, minutes = map(int, item["deadline"].split(":"))
-    due = dt.datetime.combine(day, dt.time(hours, minutes), tzinfo=ZoneInfo(TIMEZONE))
-    return now >= due
+    return now >= deadline_at(item)
 
 
 def _missing(item: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any
 
 INGEST_DAG = "oversight_ingest"
+# The daily chain after ingestion, in order. On the scheduler each is triggered by
+# the Assets the previous one emits; ``oversight run`` runs them in sequence with
+# the same code. A stage whose DAG file is absent is skipped.
+DOWNSTREAM_DAGS = ("oversight_warehouse", "oversight_alerts")
 
 
 class RunError(RuntimeError):
@@ -42,7 +46,7 @@ def prepare_runtime(verbose: bool = False) -> None:
     ensure_metadata_db()
 
 
-def load_dag(dag_id: str) -> Any:
+def load_dags() -> dict[str, Any]:
     from airflow.dag_processing.dagbag import DagBag
 
     from oversight.settings import paths
@@ -50,7 +54,13 @@ def load_dag(dag_id: str) -> Any:
     bag = DagBag(dag_folder=str(paths().dags))
     if bag.import_errors:
         raise RunError(f"DAG import errors: {bag.import_errors}")
-    dag = bag.get_dag(dag_id)
+    return dict(bag.dags)
+
+
+def load_dag(dag_id: str) -> Any:
+    from oversight.settings import paths
+
+    dag = load_dags().get(dag_id)
     if dag is None:
         raise RunError(f"DAG {dag_id} not found in {paths().dags}")
     return dag
@@ -109,7 +119,11 @@ def run_range(
         raise RunError(f"landing directory {landing} does not exist")
     days = list(dates(start, end))
     prepare_runtime(verbose)
-    ingest = load_dag(INGEST_DAG)
+    bag = load_dags()
+    if INGEST_DAG not in bag:
+        raise RunError(f"DAG {INGEST_DAG} not found")
+    ingest = bag[INGEST_DAG]
+    downstream = [bag[d] for d in DOWNSTREAM_DAGS if d in bag]
     for i, day in enumerate(days, 1):
         echo(f"[{i}/{len(days)}] {day}: ingesting deliveries from {landing}")
         run_dag(ingest, day, {"landing": str(landing.resolve()), "wait": False})
@@ -123,4 +137,7 @@ def run_range(
                 f"[{i}/{len(days)}] {day}: {total} deliveries ({detail}); "
                 f"{published} rows published, {quarantined} quarantined"
             )
+        for dag in downstream:
+            run_dag(dag, day, {})
+            echo(f"[{i}/{len(days)}] {day}: {dag.dag_id} done")
     return 0
