@@ -13,3 +13,13 @@ from oversight.contract import KINDS
 WAREHOUSE = "postgres://warehouse:5432/oversight"
 
 RAW_ASSETS: dict[str, Asset] = {kind: Asset(name=f"raw.{kind}", uri=f"{WAREHOUSE}/raw/{kind}") for kind in KINDS}
+
+
+def mart_asset(name: str) -> Asset:
+    """The Asset of the analyst-facing table ``marts.<name>``."""
+    return Asset(name=f"marts.{name}", uri=f"{WAREHOUSE}/marts/{name}")
+
+
+# What the warehouse DAG emits and the alerts DAG is scheduled on.
+SUPERVISION_REPORT_ASSET = mart_asset("supervision_report")
+RISK_ALERTS_ASSET = mart_asset("risk_alerts")
