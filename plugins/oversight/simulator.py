@@ -36,6 +36,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
 from stdnum.cn import ric, uscc
@@ -49,6 +50,7 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
 GIVEN = "子涵欣怡梓萱一诺浩宇雨桐思远嘉懿俊杰语嫣若曦明轩梓睿静怡晨阳佳琪文博"
 BANKS = ["中国银行", "中国建设银行", "中国工商银行", "中国农业银行", "交通银行", "西安银行", "长安银行"]
 POLICY_DATE = dt.date(2021, 7, 24)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 NON_SUBJECT_FIELDS = ("sports", "arts", "tech", "other")
 
 # Shaanxi's 2022 report, province level (regulatory-rules.md section 1).
@@ -1270,9 +1272,10 @@ class Simulator:
                     target.write_bytes(data)
                     ok = target.with_name(target.name + ".ok")
                     ok.write_text(marker if marker else (hashlib.sha256(data).hexdigest() if idx % 2 else ""))
-                    arrival = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(7, 30 + idx))
+                    # arrival times are Shanghai wall-clock times (not the host's local time)
+                    arrival = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(7, 30 + idx), tzinfo=SHANGHAI)
                     if late and (city, kind, day) == late:
-                        arrival = dt.datetime.combine(day + dt.timedelta(days=2), dt.time(11, 0))
+                        arrival = dt.datetime.combine(day + dt.timedelta(days=2), dt.time(11, 0), tzinfo=SHANGHAI)
                     stamp = arrival.timestamp()
                     os.utime(target, (stamp, stamp))
                     os.utime(ok, (stamp, stamp))
