@@ -18,6 +18,9 @@ into `raw.*` exactly once.
 3. `sweep`: late, out-of-order or corrected file deliveries of the 14 days
    before *D*.
 4. `summarize` emits the `raw.*` Assets that schedule the warehouse build.
+5. `report_quality`: a rejection report (CSV + Markdown) per city that had
+   rejections on *D*, for the city's data team, and GX Data Docs of the day's
+   validation runs.
 
 Run conf: `landing` (root directory), `wait` (false for backfills over a
 static folder: what is not there is missing). Logic: `oversight.pipeline`.
@@ -119,7 +122,12 @@ def oversight_ingest() -> None:
     items = plan()
     files = ingest_file.expand(item=file_items(items))
     pulls = pull_http.expand(item=http_items(items))
-    summarize(files, pulls, sweep())
+
+    @task(trigger_rule="all_done")
+    def report_quality(data_interval_start: Any = None) -> dict[str, Any]:
+        return pipeline.report_quality(pipeline.business_date_of(data_interval_start))
+
+    summarize(files, pulls, sweep()) >> report_quality()
 
 
 oversight_ingest()

@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zipfile
+from collections.abc import Callable, Iterable
 
 import openpyxl
 import pytest
 
+from oversight import gx_project
 from oversight.parsing import RejectedDelivery, read_payload
 from oversight.spec import SPECS
 from oversight.validation import ValidationResult, validate
@@ -25,9 +27,38 @@ LEDGER_HEADER = "movement_id,institution_id,account_no,movement_type,amount_yuan
 COMPLAINT_HEADER = "complaint_id,city_code,received_channel,scope,category,received_at,status,updated_at"
 
 
-def check(kind: str, text: str | bytes, ext: str = "csv", city: str = "610100", **kw: object) -> ValidationResult:
+def check(
+    kind: str,
+    text: str | bytes,
+    ext: str = "csv",
+    city: str = "610100",
+    reused_keys: Callable[[Iterable[str]], dict[str, dt.date]] | None = None,
+) -> ValidationResult:
+    """Validate as the pipeline does: the engine evaluates the rules the kind's GX suite declares, then
+    GX runs the suite's checkpoint on the same delivery; every expectation's exact unexpected count
+    must equal the engine's count for its rule and column."""
     data = text.encode("utf-8") if isinstance(text, str) else text
-    return validate(SPECS[kind], read_payload(SPECS[kind], data, ext), city, D, **kw)  # type: ignore[arg-type]
+    seen: dict[str, dt.date] = {}
+
+    def remember(ids: Iterable[str]) -> dict[str, dt.date]:
+        seen.update(reused_keys(ids) if reused_keys else {})
+        return seen
+
+    result = validate(
+        SPECS[kind],
+        read_payload(SPECS[kind], data, ext),
+        city,
+        D,
+        reused_keys=remember,
+        declared=gx_project.declared_rules(kind),
+    )
+    outcomes = gx_project.run_checkpoint(result, gx_project.parameters(city, D, seen))
+    assert outcomes, "GX evaluated nothing"
+    disagreements = [o for o in outcomes if not o.agrees]
+    assert not disagreements, disagreements
+    misfits = result.rule_failures.get("field_count:", 0)
+    assert sum(result.rule_failures.values()) - misfits >= len(result.quarantined) - misfits
+    return result
 
 
 def rejected(kind: str, data: bytes, ext: str = "csv") -> RejectedDelivery:

@@ -124,6 +124,34 @@ def cmd_rejections(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gx(args: argparse.Namespace) -> int:
+    from oversight import gx_project
+
+    if args.action == "generate":
+        for path in gx_project.generate():
+            print(f"wrote {path}")
+    else:
+        print(f"Data Docs: {gx_project.build_data_docs()}")
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from oversight.alerts import commands
+
+    if args.action == "ack":
+        try:
+            ack = commands.acknowledge(args.alert_id, args.by, args.note)
+        except commands.UnknownAlert as exc:
+            print(f"oversight alerts ack: {exc}", file=sys.stderr)
+            return 2
+        verb = "acknowledged" if ack.changed else "already acknowledged (unchanged)"
+        print(f"{verb}: {ack.alert_id} by {ack.acknowledged_by} at {ack.acknowledged_at:%Y-%m-%d %H:%M}")
+        return 0
+    rows = commands.listing(city=args.city, severity=args.severity, status=args.status)
+    print(commands.format_listing(rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oversight", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -160,6 +188,23 @@ def build_parser() -> argparse.ArgumentParser:
     rej.add_argument("--date", required=True, type=_date)
     rej.add_argument("--out", help="folder (default .local/reports/rejections)")
     rej.set_defaults(func=cmd_rejections)
+
+    gx = sub.add_parser("gx", help="Great Expectations: regenerate the suites from the contract, or build Data Docs")
+    gx.add_argument("action", choices=["generate", "docs"])
+    gx.set_defaults(func=cmd_gx)
+
+    alerts = sub.add_parser("alerts", help="risk alerts: list them, acknowledge one")
+    alerts_sub = alerts.add_subparsers(dest="action", required=True)
+    ack = alerts_sub.add_parser("ack", help="acknowledge an alert (kept across every rebuild)")
+    ack.add_argument("alert_id", help="the alert's id (or a unique prefix of at least 8 characters)")
+    ack.add_argument("--by", required=True, help="who acknowledges")
+    ack.add_argument("--note", default="", help="why, or what is being done")
+    ack.set_defaults(func=cmd_alerts)
+    lst = alerts_sub.add_parser("list", help="alerts, most severe first (Chinese names, aligned)")
+    lst.add_argument("--city", help="6-digit city code")
+    lst.add_argument("--severity", choices=["critical", "high", "medium", "low"])
+    lst.add_argument("--status", choices=["open", "resolved", "acknowledged"])
+    lst.set_defaults(func=cmd_alerts)
 
     demo = sub.add_parser("demo", help="the main job end to end on the embedded default (make demo)")
     demo.set_defaults(func=cmd_demo)

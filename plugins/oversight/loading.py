@@ -13,17 +13,21 @@ import datetime as dt
 import io
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from oversight.parsing import RejectedDelivery
 from oversight.validation import ValidationResult
+
+if TYPE_CHECKING:
+    from oversight.gx_project import ExpectationOutcome
 
 META_COLUMNS = ("delivery_id", "source_city_code", "business_date", "row_number")
 
@@ -102,6 +106,36 @@ def _copy_quarantine(
             )
 
 
+def _record_expectations(
+    conn: psycopg.Connection, delivery_id: int, suite: str, results: Sequence[ExpectationOutcome]
+) -> None:
+    conn.execute("delete from audit.validation_results where delivery_id = %s", (delivery_id,))
+    conn.cursor().executemany(
+        "insert into audit.validation_results (delivery_id, ordinal, suite_name, expectation_type, rule,"
+        " column_name, severity, kwargs, success, element_count, unexpected_count, engine_unexpected_count,"
+        " agrees, exception) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [
+            (
+                delivery_id,
+                i,
+                suite,
+                r.expectation_type,
+                r.rule,
+                r.column,
+                r.severity,
+                Jsonb(r.kwargs),
+                r.success,
+                r.element_count,
+                r.unexpected_count,
+                r.engine_unexpected_count,
+                r.agrees,
+                r.exception,
+            )
+            for i, r in enumerate(results, 1)
+        ],
+    )
+
+
 def publish(
     conn: psycopg.Connection,
     delivery_id: int,
@@ -111,6 +145,8 @@ def publish(
     source_format: str | None = None,
     extra_columns: list[str] | None = None,
     started: float | None = None,
+    expectation_results: Sequence[ExpectationOutcome] = (),
+    suite_name: str | None = None,
 ) -> PublishOutcome:
     """Publish (or reject) ``delivery_id`` atomically. ``conn`` must act as the loader."""
     with conn.transaction():
@@ -165,6 +201,7 @@ def publish(
             )
         _copy_valid(conn, outcome, delivery_id, city, day)
         _copy_quarantine(conn, outcome, delivery_id, city, day)
+        _record_expectations(conn, delivery_id, suite_name or kind, expectation_results)
         published = outcome.valid.num_rows
         quarantined = len(outcome.quarantined)
         conn.execute(

@@ -8,12 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
 
+from oversight import gx_project
 from oversight.cities import is_known_city
 from oversight.contract import CITY_CODE, KINDS
 from oversight.http_source import NotReady, fetch_extract, records_to_jsonl
@@ -277,14 +279,25 @@ def ingest_payload(
         extension = original_name.rsplit(".", 1)[-1].lower()
         outcome: ValidationResult | RejectedDelivery
         table = None
+        expectation_results: list[gx_project.ExpectationOutcome] = []
         try:
             table = read_payload(spec, data, extension)
+            reused: dict[str, dt.date] = {}
+            lookup = reused_movements(conn, city_code, business_date)
+
+            def remember(ids: Iterable[str]) -> dict[str, dt.date]:
+                reused.update(lookup(ids))
+                return reused
+
+            # the engine evaluates what the kind's GX suite declares, row by row ...
             outcome = validate(
-                spec,
-                table,
-                city_code,
-                business_date,
-                reused_keys=reused_movements(conn, city_code, business_date),
+                spec, table, city_code, business_date, reused_keys=remember, declared=gx_project.declared_rules(kind)
+            )
+            # ... and GX runs the same suite on the delivery for exact counts per expectation
+            expectation_results = gx_project.run_checkpoint(
+                outcome,
+                gx_project.parameters(city_code, business_date, reused),
+                gx_project.run_name(business_date, city_code, kind, delivery_id),
             )
         except RejectedDelivery as rejected:
             outcome = rejected
@@ -297,6 +310,8 @@ def ingest_payload(
             source_format=table.source_format if table else extension,
             extra_columns=table.extra_columns if table else None,
             started=started,
+            expectation_results=expectation_results,
+            suite_name=gx_project.suite_name(kind),
         )
     return {**summary, **result.as_dict()}
 
@@ -324,6 +339,16 @@ def summarize(business_date: dt.date, results: list[dict[str, Any]]) -> dict[str
     }
 
 
+def report_quality(business_date: dt.date) -> dict[str, Any]:
+    """After a day's ingestion: a rejection report for every city that had rejections, and GX Data Docs
+    for the day's validation runs."""
+    from oversight.rejections import write_reports_for_date
+
+    reports = write_reports_for_date(business_date, paths().reports / "rejections")
+    docs = gx_project.build_data_docs(business_date)
+    return {"rejection_reports": [str(p) for p in reports], "data_docs": str(docs)}
+
+
 __all__ = [
     "business_date_of",
     "ingest_file",
@@ -332,7 +357,9 @@ __all__ = [
     "plan",
     "poke_file",
     "poke_http",
+    "record_expected",
     "record_unrecognised",
+    "report_quality",
     "summarize",
     "sweep",
 ]

@@ -167,3 +167,29 @@ def write_report(city_code: str, business_date: dt.date, out_dir: Path) -> tuple
 
 def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def cities_with_rejections(business_date: dt.date) -> list[str]:
+    """Cities that had a delivery rejected or a row quarantined for ``business_date``."""
+    with connect("loader") as conn:
+        rows = conn.execute(
+            """
+            select distinct d.city_code
+            from landing.deliveries d
+            left join audit.loads l using (delivery_id)
+            where d.business_date = %s
+              and (d.status = 'rejected' or (d.status = 'published' and l.rows_quarantined > 0))
+            order by 1
+            """,
+            (business_date,),
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def write_reports_for_date(business_date: dt.date, out_root: Path) -> list[Path]:
+    """One report (CSV + Markdown) per city with rejections on the date, under ``out_root/<date>/``."""
+    written: list[Path] = []
+    for city in cities_with_rejections(business_date):
+        csv_path, md_path, _ = write_report(city, business_date, out_root / business_date.isoformat())
+        written += [csv_path, md_path]
+    return written

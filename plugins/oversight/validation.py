@@ -52,9 +52,18 @@ def _shown(value: object) -> str:
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…"
 
 
+def failure_key(rule: str, column: str | None) -> str:
+    return f"{rule}:{column or ''}"
+
+
+class UndeclaredRule(RuntimeError):
+    """The suite declares a rule the vectorised engine does not evaluate (or the reverse)."""
+
+
 class _Collector:
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, declared: frozenset[tuple[str, str | None]] | None) -> None:
         self.n = n
+        self.declared = declared
         self.reasons: dict[int, list[Reason]] = {}
         self.failures: dict[str, int] = {}
         self.evaluated: list[str] = []
@@ -66,11 +75,14 @@ class _Collector:
         mask: np.ndarray,
         message: Callable[[int], str],
     ) -> None:
-        self.evaluated.append(f"{rule}:{column}" if column else rule)
+        if self.declared is not None and (rule, column) not in self.declared:
+            return  # the suite (GX, the declared source of the rules) does not ask for it
+        key = failure_key(rule, column)
+        self.evaluated.append(key)
         idx = np.flatnonzero(np.asarray(mask, dtype=bool))
         if len(idx) == 0:
             return
-        self.failures[rule] = self.failures.get(rule, 0) + len(idx)
+        self.failures[key] = self.failures.get(key, 0) + len(idx)
         for i in idx.tolist():
             self.reasons.setdefault(i, []).append(Reason(rule, column, message(i)))
 
@@ -102,8 +114,9 @@ class ValidationResult:
     rows_delivered: int
     valid: pa.Table  # row_number, canonical columns formatted for COPY, extra_columns
     quarantined: list[dict[str, Any]]  # row_number, delivered_values, reasons
-    rule_failures: dict[str, int] = field(default_factory=dict)  # rule -> rows failing it
+    rule_failures: dict[str, int] = field(default_factory=dict)  # "rule:column" -> rows failing it
     rules_evaluated: list[str] = field(default_factory=list)
+    checked: dict[str, CheckedColumn] = field(default_factory=dict)  # per column, for the GX frame
 
 
 @lru_cache(maxsize=1 << 18)
@@ -218,15 +231,20 @@ def validate(
     business_date: dt.date,
     *,
     reused_keys: Callable[[Iterable[str]], dict[str, dt.date]] | None = None,
+    declared: frozenset[tuple[str, str | None]] | None = None,
 ) -> ValidationResult:
-    """Validate ``table`` as ``spec`` delivered by ``city_code`` for ``business_date``."""
+    """Validate ``table`` as ``spec`` delivered by ``city_code`` for ``business_date``.
+
+    ``declared``: the (rule, column) pairs of the kind's GX suite; only those are
+    evaluated, and a declared pair the engine cannot evaluate is an error. None
+    evaluates every rule of the spec (the suite is generated from it)."""
     n = table.num_rows
     if spec.kind == "institutions" and n + len(table.misfits) == 0:
         raise RejectedDelivery(
             "empty_snapshot", "an institutions snapshot lists every supervised institution; it is empty"
         )
     arrays = table.data
-    errors = _Collector(n)
+    errors = _Collector(n, declared)
     labels = {c.name: table.delivered_headers.get(c.name, c.name) for c in spec.columns}
     numbers = (
         np.asarray(table.row_numbers.to_numpy(), dtype=np.int32)
@@ -380,8 +398,16 @@ def validate(
             }
         )
     if table.misfits:
-        errors.failures["field_count"] = len(table.misfits)
+        errors.failures[failure_key("field_count", None)] = len(table.misfits)
         quarantined.sort(key=lambda q: int(str(q["row_number"])))
+    if declared is not None:
+        unevaluated = {failure_key(r, c) for r, c in declared} - set(errors.evaluated)
+        if spec.kind == "fee_ledger" and (reused_keys is None or not n):
+            unevaluated.discard(failure_key("movement_id_reused", "movement_id"))
+        if unevaluated:
+            raise UndeclaredRule(
+                f"the {spec.kind} suite declares {sorted(unevaluated)} but the engine has no evaluator for them"
+            )
     keep = np.ones(n, dtype=bool)
     keep[bad_rows] = False
     keep_arrow = pa.array(keep)
@@ -410,4 +436,5 @@ def validate(
         quarantined=quarantined,
         rule_failures=errors.failures,
         rules_evaluated=errors.evaluated,
+        checked=checked,
     )
