@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psycopg
 
-from oversight import pipeline
+from oversight import gx_project, pipeline
 from oversight.landing import discover_files
 from oversight.migrate import migrate
 from oversight.parsing import read_payload
@@ -62,18 +62,25 @@ def main() -> int:
 
         # where the time goes: parse and validate alone (no database), cold cache
         canonical_uscc.cache_clear()
-        parse_s = validate_s = 0.0
+        parse_s = engine_s = gx_s = 0.0
         rows = 0
+        gx_project.context()  # load the GX file context once, as a worker process does
         for d in deliveries:
             data = Path(d.path).read_bytes()
             t0 = time.perf_counter()
             table = read_payload(SPECS[d.kind], data, d.path.rsplit(".", 1)[1])
             t1 = time.perf_counter()
-            validate(SPECS[d.kind], table, d.city_code, d.business_date)
+            result = validate(
+                SPECS[d.kind], table, d.city_code, d.business_date, declared=gx_project.declared_rules(d.kind)
+            )
             t2 = time.perf_counter()
+            gx_project.run_checkpoint(result, gx_project.parameters(d.city_code, d.business_date, {}))
+            t3 = time.perf_counter()
             parse_s += t1 - t0
-            validate_s += t2 - t1
+            engine_s += t2 - t1
+            gx_s += t3 - t2
             rows += table.num_rows + len(table.misfits)
+        validate_s = engine_s  # on the load path; GX runs after the day's loads
 
         # the real thing: store + parse + validate + publish (COPY), per delivery; a cold
         # validation cache, as in a fresh Airflow task process
@@ -122,9 +129,14 @@ def main() -> int:
     print(f"plain binary COPY       {copy_s:8.2f} s  {plain:10.0f} rows/s")
     print(f"ratio ingestion / COPY  {ours / plain:8.2f}   (goal >= 0.5)")
     print(f"parse                   {parse_s:8.2f} s")
-    print(f"validation              {validate_s:8.2f} s  = {validate_s / rows * 1e6:.2f} s per million rows")
-    print(f"validation / ingestion  {validate_s / ingest_s:8.2%}   (goal: validation adds <= 50%)")
-    print(f"validation / (ingestion - validation) {validate_s / (ingest_s - validate_s):8.2%}")
+    print("validation on the load path (vectorised engine, the suites' rules)")
+    print(f"                        {engine_s:8.2f} s  = {engine_s / rows * 1e6:.2f} s per million rows")
+    print(f"validation / ingestion  {validate_s / ingest_s:8.2%}")
+    print(f"validation adds         {validate_s / (ingest_s - validate_s):8.2%}   (goal <= 50%)")
+    print(f"GX checkpoint audit     {gx_s:8.2f} s  = {gx_s / rows * 1e6:.2f} s per million rows,")
+    print(
+        f"                        {gx_s / len(deliveries):8.2f} s per delivery (after the day's loads, off the load path)"
+    )
     print(f"peak memory (RSS)       {peak_mb:8.0f} MiB")
     return 0
 

@@ -153,4 +153,4 @@ def shaanxi_week(template_url: str, airflow_ready: dict[str, str], tmp_path_fact
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     manifest = json.loads((landing / "_simulation" / "manifest.json").read_text(encoding="utf-8"))
-    return {"manifest": manifest, "landing": landing, "url": url, "run_stdout": run.stdout}
+    return {"manifest": manifest, "landing": landing, "url": url, "run_stdout": run.stdout, "local": TEST_LOCAL}

@@ -114,11 +114,15 @@ def test_gx_would_catch_an_engine_that_misses_a_row() -> None:
     }
 
 
-def test_results_are_stored_per_delivery_and_data_docs_are_built(fresh_warehouse: str) -> None:
+def test_gx_results_are_stored_per_delivery_and_data_docs_are_built(fresh_warehouse: str) -> None:
     out = pipeline.ingest_payload(
         "610100", "refunds", D, "file", "610100_refunds_20261102.csv", _refunds([GOOD, *BAD_ROWS])
     )
     assert out["status"] == "published" and out["rows_quarantined"] == 4
+    # after the day's loads the DAG's report_quality task runs GX on every published delivery
+    report = pipeline.report_quality(D)
+    assert report["deliveries"] == 1 and report["disagreements"] == 0
+    assert pipeline.report_quality(D)["deliveries"] == 0  # idempotent: audited once
     with connect("loader") as conn:
         summary = conn.execute(
             "select suite_name, expectations_evaluated, expectations_passed, expectations_failed,"
@@ -145,7 +149,6 @@ def test_results_are_stored_per_delivery_and_data_docs_are_built(fresh_warehouse
         "required_when:completed_date": 1,
     }
     # the day's Data Docs: HTML with the suite and this delivery's run
-    report = pipeline.report_quality(D)
     index = gx_project.runtime_dir() / "data_docs" / "index.html"
     assert report["data_docs"] == str(index) and index.is_file()
     html = index.read_text("utf-8")

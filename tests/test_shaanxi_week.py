@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 from collections import Counter
 from typing import Any
 
@@ -116,6 +118,52 @@ def test_planted_bad_data_is_quarantined_or_rejected_with_its_reason(shaanxi_wee
                     (*where, b["rule"], f"%{b['message_contains']}%"),
                 ).fetchone()
                 assert hits is not None and hits[0] >= 1, b
+
+
+def test_every_published_delivery_has_gx_results_that_agree_with_the_engine(shaanxi_week: dict[str, Any]) -> None:
+    with psycopg.connect(shaanxi_week["url"]) as conn:
+        missing = conn.execute(
+            "select count(*) from landing.deliveries d where d.status = 'published'"
+            " and not exists (select 1 from audit.validation_results v where v.delivery_id = d.delivery_id)"
+        ).fetchone()
+        disagreeing = conn.execute(
+            "select delivery_id, rule, column_name, unexpected_count, engine_unexpected_count"
+            " from audit.validation_results where not agrees"
+        ).fetchall()
+        # GX saw exactly the rows the engine quarantined (parser-quarantined field-count rows aside)
+        failing = conn.execute(
+            "select coalesce(sum(unexpected_count), 0) from audit.validation_results where severity = 'row'"
+        ).fetchone()
+        reasons = conn.execute(
+            "select count(*) from quarantine.rows q, jsonb_array_elements(q.reasons) r"
+            " join landing.deliveries d on true"
+            " where d.delivery_id = q.delivery_id and d.status = 'published' and r ->> 'rule' <> 'field_count'"
+        ).fetchone()
+    assert missing == (0,)
+    assert disagreeing == []
+    assert failing is not None and reasons is not None and failing[0] == reasons[0] > 0
+
+
+def test_each_city_with_rejections_gets_a_report_per_day(shaanxi_week: dict[str, Any]) -> None:
+    from oversight.rejections import cities_with_rejections
+
+    reports = shaanxi_week["local"] / "reports" / "rejections"
+    bad = shaanxi_week["manifest"]["bad_data"]
+    previous = os.environ.get("WAREHOUSE_URL")
+    os.environ["WAREHOUSE_URL"] = shaanxi_week["url"]
+    try:
+        for b in bad:
+            day = dt.date.fromisoformat(b["business_date"])
+            assert b["city_code"] in cities_with_rejections(day)
+            md = reports / b["business_date"] / f"rejections_{b['city_code']}_{day:%Y%m%d}.md"
+            assert md.is_file(), md
+    finally:
+        if previous is None:
+            os.environ.pop("WAREHOUSE_URL", None)
+        else:
+            os.environ["WAREHOUSE_URL"] = previous
+    docs = shaanxi_week["local"] / "gx" / "data_docs" / "index.html"
+    assert docs.is_file() and "fee_ledger_contract_v1" in docs.read_text("utf-8")
 
 
 PREPAID_BREACHES = {

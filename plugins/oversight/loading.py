@@ -106,7 +106,7 @@ def _copy_quarantine(
             )
 
 
-def _record_expectations(
+def record_expectations(
     conn: psycopg.Connection, delivery_id: int, suite: str, results: Sequence[ExpectationOutcome]
 ) -> None:
     conn.execute("delete from audit.validation_results where delivery_id = %s", (delivery_id,))
@@ -145,8 +145,6 @@ def publish(
     source_format: str | None = None,
     extra_columns: list[str] | None = None,
     started: float | None = None,
-    expectation_results: Sequence[ExpectationOutcome] = (),
-    suite_name: str | None = None,
 ) -> PublishOutcome:
     """Publish (or reject) ``delivery_id`` atomically. ``conn`` must act as the loader."""
     with conn.transaction():
@@ -201,7 +199,6 @@ def publish(
             )
         _copy_valid(conn, outcome, delivery_id, city, day)
         _copy_quarantine(conn, outcome, delivery_id, city, day)
-        _record_expectations(conn, delivery_id, suite_name or kind, expectation_results)
         published = outcome.valid.num_rows
         quarantined = len(outcome.quarantined)
         conn.execute(
@@ -241,4 +238,4 @@ def publish(
         return PublishOutcome(delivery_id, "published", outcome.rows_delivered, published, quarantined)
 
 
-__all__ = ["PublishOutcome", "lock_key", "publish", "reused_movements"]
+__all__ = ["PublishOutcome", "lock_key", "publish", "record_expectations", "reused_movements"]
