@@ -135,7 +135,8 @@ def main() -> int:
     print(f"validation adds         {validate_s / (ingest_s - validate_s):8.2%}   (goal <= 50%)")
     print(f"GX checkpoint audit     {gx_s:8.2f} s  = {gx_s / rows * 1e6:.2f} s per million rows,")
     print(
-        f"                        {gx_s / len(deliveries):8.2f} s per delivery (after the day's loads, off the load path)"
+        f"                        {gx_s / len(deliveries):8.2f} s per delivery"
+        " (after the day's loads, off the load path)"
     )
     print(f"peak memory (RSS)       {peak_mb:8.0f} MiB")
     return 0
