@@ -2,7 +2,8 @@
 ### Risk alerts: evaluate and deliver
 
 Scheduled on the `marts.risk_alerts` Asset, which the warehouse DAG emits after
-each build.
+each build, and hourly (at :30) so that a delivery that failed (mail server or
+robot down) is retried within the hour rather than at the next day's build.
 
 1. `evaluate`: for the business date (the `business_date` param; else the
    triggering Asset event's `business_date` extra; else the latest date the
@@ -29,6 +30,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 from airflow.sdk.exceptions import AirflowSkipException
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
 
 from oversight.alerts import daily, notify
 from oversight.assets import RISK_ALERTS_ASSET
@@ -42,7 +45,9 @@ DEFAULT_ARGS = {
 
 @dag(
     dag_id="oversight_alerts",
-    schedule=[RISK_ALERTS_ASSET],
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("30 * * * *", timezone="Asia/Shanghai"), assets=[RISK_ALERTS_ASSET]
+    ),
     start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,

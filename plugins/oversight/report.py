@@ -76,6 +76,12 @@ def raw_section(start: dt.date, end: dt.date) -> str:
     return "## Rows published to raw\n\n" + _table(["kind", "published deliveries", "rows"], rows) + "\n"
 
 
+def _alerts_section() -> str:
+    from oversight.alerts.report_section import alerts_section
+
+    return alerts_section()
+
+
 def write_report(path: Path, start: dt.date, end: dt.date, landing: Path) -> Path:
     text = (
         f"# Oversight run report, {start} to {end}\n\n"
@@ -85,6 +91,8 @@ def write_report(path: Path, start: dt.date, end: dt.date, landing: Path) -> Pat
         + deliveries_section(start, end)
         + "\n"
         + rejections_section(start, end)
+        + "\n"
+        + _alerts_section()
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
