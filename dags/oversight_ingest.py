@@ -16,7 +16,8 @@ into `raw.*` exactly once.
    outage or bad file never blocks another's. Pools bound concurrent HTTP
    pulls (`city_http`) and database loads (`warehouse_load`).
 3. `sweep`: late, out-of-order or corrected file deliveries of the 14 days
-   before *D*.
+   before *D*, and HTTP extracts of those days that were never delivered
+   (asked for once more).
 4. `summarize` emits the `raw.*` Assets that schedule the warehouse build.
 5. `report_quality`: a rejection report (CSV + Markdown) per city that had
    rejections on *D*, for the city's data team, and GX Data Docs of the day's
@@ -104,8 +105,12 @@ def oversight_ingest() -> None:
         return PokeReturnValue(is_done=result is not None, xcom_value=result)
 
     @task(pool="warehouse_load")
-    def sweep(params: dict[str, Any], data_interval_start: Any = None) -> list[dict[str, Any]]:
-        return pipeline.sweep(params.get("landing"), pipeline.business_date_of(data_interval_start))
+    def sweep(
+        items: list[dict[str, Any]], params: dict[str, Any], data_interval_start: Any = None
+    ) -> list[dict[str, Any]]:
+        day = pipeline.business_date_of(data_interval_start)
+        late = pipeline.sweep(params.get("landing"), day)
+        return late + pipeline.sweep_http(items, day, lambda conn_id: BaseHook.get_connection(conn_id).password or "")
 
     @task(trigger_rule="all_done", outlets=list(RAW_ASSETS.values()))
     def summarize(
@@ -127,7 +132,7 @@ def oversight_ingest() -> None:
     def report_quality(data_interval_start: Any = None) -> dict[str, Any]:
         return pipeline.report_quality(pipeline.business_date_of(data_interval_start))
 
-    summarize(files, pulls, sweep()) >> report_quality()
+    summarize(files, pulls, sweep(items)) >> report_quality()
 
 
 oversight_ingest()

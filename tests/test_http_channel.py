@@ -109,3 +109,35 @@ def test_missing_extract_is_not_ready(platform: tuple[CityServer, CityPlatform])
     server, _city = platform
     with pytest.raises(NotReady):
         fetch_extract(server.base_url("610400"), "refunds", D, TOKEN)
+
+
+def test_an_extract_missing_at_the_deadline_is_fetched_by_a_later_sweep(
+    platform: tuple[CityServer, CityPlatform], fresh_warehouse: str
+) -> None:
+    server, city = platform
+    item = {
+        "city_code": "610400",
+        "kind": "complaints",
+        "business_date": D.isoformat(),
+        "deadline": "09:00",
+        "channel": "http",
+        "conn_id": "city_610400",
+        "base_url": server.base_url("610400"),
+    }
+    late = dt.datetime(2026, 11, 3, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    city.faults.append(Fault(kind="complaints", status=404, times=1))
+    assert pipeline.poke_http(item, TOKEN, wait=True, now=late)["status"] == "missing"  # type: ignore[index]
+    # the city publishes it afterwards: the next days' sweeps ask again, and load it once
+    tokens: list[str] = []
+
+    def token_for(conn_id: str) -> str:
+        tokens.append(conn_id)
+        return TOKEN
+
+    today = {**item, "business_date": (D + dt.timedelta(days=1)).isoformat()}
+    swept = pipeline.sweep_http([today], D + dt.timedelta(days=1), token_for)
+    assert [(r["business_date"], r["status"], r["rows_published"]) for r in swept] == [(D.isoformat(), "published", 25)]
+    assert set(tokens) == {"city_610400"}
+    assert pipeline.sweep_http([today], D + dt.timedelta(days=2), token_for) == []  # delivered: not asked again
+    with connect() as conn:
+        assert conn.execute("select count(*) from landing.deliveries").fetchone() == (1,)

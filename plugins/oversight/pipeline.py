@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ import psycopg
 from oversight import gx_project
 from oversight.cities import is_known_city
 from oversight.contract import CITY_CODE, KINDS
-from oversight.http_source import NotReady, fetch_extract, records_to_jsonl
+from oversight.http_source import CredentialsRefused, NotReady, fetch_extract, records_to_jsonl
 from oversight.landing import (
     FileDelivery,
     discover_files,
@@ -178,6 +178,47 @@ def sweep(root: str | None, business_date: dt.date, lookback_days: int = 14) -> 
         for found in discover_files(root_path, day):
             if (found.city_code, found.kind, day, sha256_file(Path(found.path))) not in live:
                 results.append(ingest_file(found.to_dict()))
+    return results
+
+
+def sweep_http(
+    items: list[dict[str, Any]],
+    business_date: dt.date,
+    token_for: Callable[[str], str],
+    lookback_days: int = 14,
+) -> list[dict[str, Any]]:
+    """Ask each HTTP city once more for the extracts of D-14..D-1 it never delivered (a pull that
+    found nothing by the deadline is recorded as missing, and the city may publish it later)."""
+    http = [i for i in items if i["channel"] == "http"]
+    if not http:
+        return []
+    first = business_date - dt.timedelta(days=lookback_days)
+    with connect("loader") as conn:
+        have = set(
+            conn.execute(
+                "select city_code, kind, business_date from landing.deliveries"
+                " where business_date >= %s and business_date < %s",
+                (first, business_date),
+            ).fetchall()
+        )
+    results = []
+    for item in http:
+        for back in range(1, lookback_days + 1):
+            day = business_date - dt.timedelta(days=back)
+            if (item["city_code"], item["kind"], day) in have:
+                continue
+            try:
+                records = fetch_extract(
+                    item["base_url"], item["kind"], day, token_for(item["conn_id"]), city_code=item["city_code"]
+                )
+            except NotReady:
+                continue
+            except CredentialsRefused:
+                break  # the day's own pull fails loudly on this; the sweep does not repeat it 14 times
+            name = f"{item['city_code']}_{item['kind']}_{day:%Y%m%d}.jsonl"
+            results.append(
+                ingest_payload(item["city_code"], item["kind"], day, "http", name, records_to_jsonl(records))
+            )
     return results
 
 
@@ -399,4 +440,5 @@ __all__ = [
     "report_quality",
     "summarize",
     "sweep",
+    "sweep_http",
 ]
