@@ -25,7 +25,7 @@ fallback as (
         'fallback: Monday to Friday (date beyond the seeded calendar)' as source
     from generate_series(
         (select max(calendar_date) + 1 from seeded),
-        (select max(calendar_date) + 365 * 4 from seeded),
+        '{{ var("calendar_fallback_until", "2030-12-31") }}'::date,
         interval '1 day'
     ) as d
 ),

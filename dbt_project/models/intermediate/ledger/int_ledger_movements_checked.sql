@@ -134,9 +134,12 @@ final as (
         p.class_ended_at,
         p.class_date,
         p.class_minutes,
-        -- value of the classes a release pays for: hours x the order's unit price
-        case when p.movement_type = 'release' then round(p.class_hours * p.order_unit_price_yuan, 2) end
+        -- value of the classes a release pays for: hours x the order's unit price; when the
+        -- order's prepaid row is unknown (e.g. its delivery was rejected) the released amount
+        case when p.movement_type = 'release'
+             then coalesce(round(p.class_hours * p.order_unit_price_yuan, 2), p.amount_yuan) end
             as consumed_value_yuan,
+        (p.movement_type <> 'release' or p.order_unit_price_yuan is not null) as has_known_order,
         -- prepaid caps (section 2)
         (p.movement_type = 'prepaid' and p.class_hours > prm.max_prepaid_class_hours) as is_over_60_hours,
         (p.movement_type = 'prepaid'
