@@ -26,11 +26,12 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from oversight.alerts import notify
+from oversight.alerts import chain_watch, daily, notify
 from oversight.alerts.routing import RoutingConfigError, load_routing, parse_routing
 from oversight.warehouse import connect
 from tests.conftest import ROOT
@@ -328,9 +329,10 @@ def test_alerts_dag_delivers_critical_at_once_and_a_digest_per_city(
     assert log and all(row == ("sent", 1) for row in log)
     assert evaluated == [(dt.date(2026, 11, 4),)]
 
-    # a re-run sends nothing again
+    # a re-run (the DAG's two tasks, in process) plans and sends nothing again
     sent_before = (len(smtp.box.messages), len(robot.requests))
-    assert run_dag("oversight_alerts", env, "2026-11-05T00:00:00+08:00", {"business_date": "2026-11-04"}) == "success"
+    assert daily.evaluate(dt.date(2026, 11, 4))["planned"] == 0
+    assert daily.deliver(dt.date(2026, 11, 4))["messages_sent"] == 0
     assert (len(smtp.box.messages), len(robot.requests)) == sent_before
 
 
@@ -410,15 +412,18 @@ def test_chain_late_notice_once_per_date(
     subject = str(smtp.box.messages[0][1]["Subject"])
     assert subject == "【数据链路延迟】2026-11-03 的每日处理未在 2026-11-04 12:00 前完成"
     assert len(robot.requests) == 1 and valid_signature(robot.requests[0]["query"])
-    # the next hour: not told twice
-    assert run_dag("oversight_chain_watch", env, "2026-11-04T13:15:00+08:00") == "success"
+    # the next hour (the DAG's task, in process): not told twice
+    shanghai = ZoneInfo("Asia/Shanghai")
+    again = chain_watch.check(dt.date(2026, 11, 3), dt.datetime(2026, 11, 4, 13, 15, tzinfo=shanghai))
+    assert again["state"] == "late" and again["notices_sent"] == 0
     assert len(smtp.box.messages) == 1 and len(robot.requests) == 1
     # a date whose chain finished is not late; before the deadline nothing is checked
     with connect("loader") as conn:
         conn.execute("insert into alerting.evaluations (business_date) values ('2026-11-04')")
         conn.commit()
-    assert run_dag("oversight_chain_watch", env, "2026-11-05T12:15:00+08:00") == "success"
-    assert run_dag("oversight_chain_watch", env, "2026-11-06T11:15:00+08:00") == "success"
+    done = chain_watch.check(dt.date(2026, 11, 4), dt.datetime(2026, 11, 5, 12, 15, tzinfo=shanghai))
+    early = chain_watch.check(dt.date(2026, 11, 5), dt.datetime(2026, 11, 6, 11, 15, tzinfo=shanghai))
+    assert (done["state"], early["state"]) == ("finished", "not due")
     assert len(smtp.box.messages) == 1 and len(robot.requests) == 1
 
 

@@ -19,11 +19,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import ROOT, SHAANXI_END, run_cli
+from oversight.settings import paths
+from tests.conftest import SHAANXI_END, run_cli
 from tests.test_alert_delivery import Robot, SmtpServer, valid_signature
 
 pytestmark = pytest.mark.skipif(
-    not (ROOT / "dags" / "oversight_warehouse.py").exists(),
+    not (paths().dags / "oversight_warehouse.py").exists(),
     reason="the warehouse DAG (issue 5) is not in dags/ yet: marts.risk_alerts is not built by `oversight run`",
 )
 
