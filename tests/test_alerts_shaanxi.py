@@ -162,7 +162,8 @@ def test_ack_and_list_survive_a_full_refresh(shaanxi_week: dict[str, Any]) -> No
         from oversight.dbt_build import run_dbt
 
         ids_before = [r[0] for r in alerts(url)]
-        run_dbt(["build", "--full-refresh"], url=url)
+        # every model the alerts depend on, incremental ones included, rebuilt from scratch
+        run_dbt(["build", "--full-refresh", "--select", "+risk_alerts+"], url=url)
     finally:
         if old_env is None:
             os.environ.pop("WAREHOUSE_URL", None)
