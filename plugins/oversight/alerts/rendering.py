@@ -46,9 +46,9 @@ EVIDENCE_LABELS = {
     "off_platform_yuan": "平台外收费（元）",
     "custody_balance_yuan": "托管余额（元）",
     "liability_yuan": "未消课预收费（元）",
-    "shortfall_yuan": "缺口（元）",
     "reserve_yuan": "风险保证金（元）",
     "collected_3_months_yuan": "近3个月收费（元）",
+    "shortfall_yuan": "缺口（元）",
     "cancelled_date": "注销日期",
     "collected_after_cancel_yuan": "注销后收费（元）",
     "approved_date": "审批日期",
@@ -168,9 +168,9 @@ def _number(value: int | float | Decimal) -> str:
 def evidence_lines(evidence: dict[str, Any]) -> list[str]:
     """``label：value`` for every figure that may be shown (known keys only, safe values only)."""
     out: list[str] = []
-    for key, value in evidence.items():
-        label = EVIDENCE_LABELS.get(key)
-        if label is None or value is None:
+    for key, label in EVIDENCE_LABELS.items():  # the labels' order, whatever the jsonb's
+        value = evidence.get(key)
+        if value is None:
             continue
         if isinstance(value, (int, float, Decimal)):
             shown: str | None = _number(value)
