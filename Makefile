@@ -14,12 +14,13 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 
-.PHONY: venv demo test lint stop airflow lock docs clean help
+.PHONY: venv demo test lint stop airflow lock docs manifest clean help
 
 help:
 	@echo "make demo    run the pipeline end to end on the embedded warehouse, print indicators, write a report"
 	@echo "make test    lint (ruff, mypy) and the test suite"
 	@echo "make airflow scheduler, dag-processor, triggerer and api-server on 127.0.0.1"
+	@echo "make docs    generate and serve the dbt docs of the warehouse on 127.0.0.1"
 	@echo "make stop    stop the embedded PostgreSQL"
 	@echo "make lock    re-resolve uv.lock after editing pyproject.toml"
 
@@ -41,8 +42,17 @@ lint: venv
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
-test: lint
+test: lint manifest
 	$(BIN)/pytest
+
+# the dbt manifest the warehouse DAG is rendered from (Cosmos LoadMode.DBT_MANIFEST); idempotent
+manifest: venv
+	$(BIN)/python -c "from oversight.dbt_build import prepare; prepare()"
+
+# dbt docs of the warehouse on http://127.0.0.1:$(DOCS_PORT) (needs the database for the catalog)
+DOCS_PORT ?= 8081
+docs: manifest
+	$(BIN)/python -c "from oversight.dbt_build import docs; docs(port=$(DOCS_PORT))"
 
 stop:
 	@test -x $(BIN)/oversight && $(BIN)/oversight db stop || echo "no virtualenv: nothing to stop"

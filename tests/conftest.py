@@ -27,6 +27,12 @@ from oversight.settings import apply_telemetry_off  # noqa: E402
 
 apply_telemetry_off()
 
+from oversight.dbt_build import prepare as _prepare_dbt  # noqa: E402
+
+# generated seeds current and the dbt manifest compiled (idempotent): the warehouse DAG
+# file is rendered from the manifest by Cosmos, so it must exist before DAGs are parsed
+_prepare_dbt()
+
 
 @pytest.fixture(scope="session")
 def warehouse_url() -> Iterator[str]:

@@ -36,8 +36,30 @@ def probe() -> dict[str, object]:
     return result
 
 
+# The one exception: Cosmos renders the warehouse DAG from the compiled dbt project at
+# parse time (LoadMode.DBT_MANIFEST): it reads the manifest (compiled by the bootstrap),
+# dbt_project.yml and the seed files (to fingerprint seed nodes). Exactly those files of
+# dbt_project/ (and /dev/null, which a library opens), nothing else: no database, network,
+# subprocess or directory scan.
+DBT_PROJECT = ROOT / "dbt_project"
+COSMOS_PARSE_READS = {
+    f"open {DBT_PROJECT / 'target' / 'manifest.json'}",
+    f"open {DBT_PROJECT / 'dbt_project.yml'}",
+    "open /dev/null",
+}
+
+
+def _allowed(event: str) -> bool:
+    if event in COSMOS_PARSE_READS:
+        return True
+    seeds = f"open {DBT_PROJECT / 'seeds'}/"
+    return event.startswith(seeds) and event.endswith(".csv") and "/" not in event[len(seeds) :]
+
+
 def test_no_io_at_import_time(probe: dict[str, object]) -> None:
-    assert probe["events"] == []
+    events = probe["events"]
+    assert isinstance(events, list)
+    assert [e for e in events if not _allowed(e)] == []
 
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)

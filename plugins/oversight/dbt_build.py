@@ -112,11 +112,25 @@ def manifest_is_stale() -> bool:
 
 
 def ensure_manifest() -> Path:
-    """Compile the manifest (``dbt parse``, no database needed) when missing or stale."""
+    """Compile the manifest (``dbt parse``, no database needed) when missing or stale.
+
+    Parsed into a private target folder, then moved into place atomically: several
+    processes (tests, the scheduler, colleagues) may read or compile it at once."""
+    import tempfile
+
     if manifest_is_stale():
-        # dbt parse reads the profile but does not connect: placeholder values do
-        env = {"OVERSIGHT_DBT_USER": "parse-only", **TELEMETRY_OFF_ENV, "DBT_PROFILES_DIR": str(project_dir())}
-        _invoke(["parse"], env)
+        manifest_path().parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=manifest_path().parent, prefix=".parse-") as tmp:
+            # dbt parse reads the profile but does not connect: placeholder values do
+            env = {
+                "OVERSIGHT_DBT_USER": "parse-only",
+                **TELEMETRY_OFF_ENV,
+                "DBT_PROFILES_DIR": str(project_dir()),
+                "DBT_TARGET_PATH": tmp,
+                "DBT_LOG_PATH": tmp,
+            }
+            _invoke(["parse"], env)
+            os.replace(Path(tmp) / "manifest.json", manifest_path())
     return manifest_path()
 
 
@@ -154,7 +168,11 @@ def run_dbt(args: Sequence[str], *, build_dates: Iterable[dt.date] | None = None
     if build_dates is not None:
         dates = ",".join(sorted({d.isoformat() for d in build_dates}))
         args += ["--vars", json.dumps({"build_dates": dates})]
-    return _invoke(args, dbt_env(url))
+    env = dbt_env(url)
+    # this process's own target and log folders (the project's target/ holds the shared manifest)
+    local = paths().local / "dbt"
+    env |= {"DBT_TARGET_PATH": str(local / "target"), "DBT_LOG_PATH": str(local / "logs")}
+    return _invoke(args, env)
 
 
 def pending_dates() -> tuple[list[dt.date], dt.datetime | None]:
@@ -311,3 +329,86 @@ def prepare() -> Path:
     """Bootstrap step (idempotent): generated seeds up to date, manifest compiled."""
     write_seeds()
     return ensure_manifest()
+
+
+# -- the warehouse DAG's logic ---------------------------------------------------------
+
+# Node selections of the DAG's two Cosmos task groups (one `dbt build` each).
+ALERTS_SELECT = ["path:models/intermediate/alerts", "path:models/marts/alerts", "path:seeds/alert_rules.csv"]
+WAREHOUSE_SELECT = ["path:seeds", "path:models", "path:snapshots"]
+MARTS = (
+    "supervision_report",
+    "prepaid_supervision",
+    "refunds_daily",
+    "complaints_daily",
+    "compliance_daily",
+    "institution_risk",
+    "risk_alerts",
+)
+
+
+def _mart_assets() -> list[Any]:
+    from oversight.assets import mart_asset
+
+    return [mart_asset(name) for name in MARTS]
+
+
+WAREHOUSE_MART_ASSETS = _mart_assets()
+
+
+def plan_build(data_interval_start: Any) -> dict[str, Any]:
+    """The dates a warehouse run builds: pending rebuild dates, at least the run's business date."""
+    from oversight.pipeline import business_date_of
+
+    business_date = business_date_of(data_interval_start)
+    pending, cutoff = pending_dates()
+    wanted = sorted({*pending, business_date})
+    return {
+        "business_date": business_date.isoformat(),
+        "build_dates": ",".join(d.isoformat() for d in wanted),
+        "cutoff": cutoff.isoformat() if cutoff else None,
+    }
+
+
+def publish_build(planned: dict[str, Any], outlet_events: Any, assets: Sequence[Any]) -> dict[str, Any]:
+    """Record the planned dates built; the mart Asset events carry the business date."""
+    dates = [dt.date.fromisoformat(d) for d in planned["build_dates"].split(",") if d]
+    marked = 0
+    if planned.get("cutoff"):
+        marked = mark_built(dates, dt.datetime.fromisoformat(planned["cutoff"]))
+    extra = {"business_date": planned["business_date"], "build_dates": planned["build_dates"]}
+    if outlet_events is not None:
+        for asset in assets:
+            outlet_events[asset].extra = extra
+    return {**extra, "rebuild_rows_marked": marked}
+
+
+def producer_first(group: Any) -> None:
+    """Put a Cosmos watcher group's producer (its one ``dbt build``) upstream of every
+    per-node watcher task. Cosmos lets the watchers start alongside the producer and
+    wait for its events; run serially (``dag.test()``, as ``oversight run`` does) a
+    watcher scheduled first would wait for a producer that never starts. With the
+    producer first, each watcher finds its node's result at its first poke."""
+    producer = next((t for tid, t in group.children.items() if tid.endswith("dbt_producer_watcher")), None)
+    if producer is None:
+        raise DbtError(f"task group {group.group_id} has no dbt producer task (not a watcher group?)")
+    for tid, task in group.children.items():
+        if task is not producer and not tid.endswith("dbt_producer_watcher_done"):
+            producer >> task
+
+
+def docs(port: int = 8081, serve: bool = True) -> Path:
+    """``dbt docs generate`` (catalog from the warehouse), then serve it on 127.0.0.1."""
+    run_dbt(["docs", "generate"])
+    target = paths().local / "dbt" / "target"
+    if serve:
+        import contextlib
+        import functools
+        import http.server
+
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(target))
+        with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+            print(f"dbt docs on http://127.0.0.1:{port}/ (Ctrl-C stops)")
+            with contextlib.suppress(KeyboardInterrupt):
+                server.serve_forever()
+    return target / "index.html"

@@ -44,6 +44,9 @@ def prepare_runtime(verbose: bool = False) -> None:
     configure_process()
     migrate()
     ensure_metadata_db()
+    from oversight.dbt_build import prepare
+
+    prepare()  # generated seeds current, dbt manifest compiled (the warehouse DAG is rendered from it)
 
 
 def load_dags() -> dict[str, Any]:
@@ -140,4 +143,9 @@ def run_range(
         for dag in downstream:
             run_dag(dag, day, {})
             echo(f"[{i}/{len(days)}] {day}: {dag.dag_id} done")
+    if "oversight_warehouse" in bag:
+        from oversight.supervision_report import render_all
+
+        echo("")
+        echo(render_all(as_of=end))
     return 0
