@@ -76,6 +76,18 @@ def raw_section(start: dt.date, end: dt.date) -> str:
     return "## Rows published to raw\n\n" + _table(["kind", "published deliveries", "rows"], rows) + "\n"
 
 
+def warehouse_section(end: dt.date) -> str:
+    """The supervision report figures (marts.supervision_report) as of the last date."""
+    from oversight.supervision_report import markdown
+
+    return (
+        "## Supervision report (warehouse)\n\n"
+        "From `marts.supervision_report`, read as the analyst role: cumulative figures per city and"
+        " province as of the last business date (rate = reduced / baseline; refunds in million yuan).\n\n"
+        + markdown(as_of=end)
+    )
+
+
 def _alerts_section() -> str:
     from oversight.alerts.report_section import alerts_section
 
@@ -91,6 +103,8 @@ def write_report(path: Path, start: dt.date, end: dt.date, landing: Path) -> Pat
         + deliveries_section(start, end)
         + "\n"
         + rejections_section(start, end)
+        + "\n"
+        + warehouse_section(end)
         + "\n"
         + _alerts_section()
     )
