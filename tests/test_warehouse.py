@@ -443,3 +443,95 @@ def test_dbt_score_and_coverage_of_the_marts(shaanxi_week: dict[str, Any], tmp_p
     )
     assert score.returncode == 0, score.stdout[-4000:] + score.stderr[-2000:]
     assert dbt_build.manifest_path().is_file()
+
+
+REFUND_COLUMNS = [
+    "refund_id",
+    "institution_id",
+    "student_name",
+    "guardian_phone",
+    "requested_amount_yuan",
+    "refunded_amount_yuan",
+    "method",
+    "status",
+    "requested_date",
+    "completed_date",
+    "updated_at",
+]
+
+
+def test_a_late_delivery_rebuilds_only_the_dates_it_touches(fresh_warehouse: str) -> None:
+    """Institutions and refunds of two days built; then a corrected snapshot of day 1 and
+    a late refund version for day 2 arrive: only those dates are rebuilt (day 3's
+    institution rows are not rewritten), and the cumulative refund figures stay those
+    of each case's latest state on or before each date."""
+    from oversight import dbt_build, pipeline
+    from oversight.migrate import migrate
+
+    migrate()
+    d1, d2, d3 = dt.date(2026, 11, 2), dt.date(2026, 11, 3), dt.date(2026, 11, 4)
+    insts = _institutions(PUYANG, dereg=30, conv=54, remaining=8, mode="escrow")
+    inst_id = insts[-1]["institution_id"]
+
+    def deliver(kind: str, day: dt.date, data: bytes) -> None:
+        result = pipeline.ingest_payload(PUYANG, kind, day, "file", f"{PUYANG}_{kind}_{day:%Y%m%d}.csv", data)
+        assert result.get("status") == "published", result
+
+    def refund(status: str, day: dt.date) -> dict[str, Any]:
+        done = status == "completed"
+        return {
+            "refund_id": "R1",
+            "institution_id": inst_id,
+            "student_name": "李四",
+            "guardian_phone": "13912345678",
+            "requested_amount_yuan": "800.00",
+            "refunded_amount_yuan": "800.00" if done else "0",
+            "method": "cash" if done else None,
+            "status": status,
+            "requested_date": str(d1),
+            "completed_date": str(d3) if done else None,
+            "updated_at": f"{day} 15:00:00",
+        }
+
+    for day in (d1, d3):
+        deliver("institutions", day, _csv(INSTITUTION_COLUMNS, insts))
+    deliver("refunds", d1, _csv(REFUND_COLUMNS, [refund("requested", d1)]))
+    deliver("refunds", d3, _csv(REFUND_COLUMNS, [refund("completed", d3)]))
+    assert dbt_build.build() == [d1, d3]
+
+    def figures(day: dt.date) -> tuple[int, int, Decimal, int]:
+        r = report(fresh_warehouse, str(day), PUYANG)
+        return r["deregistered"], r["refund_students"], r["refund_amount_yuan"], r["remaining_subject"]
+
+    assert figures(d1) == (30, 0, Decimal("0.00"), 8)
+    assert figures(d3) == (30, 1, Decimal("800.00"), 8)
+    with psycopg.connect(fresh_warehouse) as conn:
+        before = conn.execute(
+            "select min(xmin::text), count(*) from intermediate.int_institutions_daily where business_date = %s", (d3,)
+        ).fetchone()
+
+    # corrected snapshot of day 1 (one remaining institution was in fact cancelled) and a late day-2 version
+    corrected = [dict(r) for r in insts]
+    corrected[-1].update(
+        status="cancelled",
+        status_changed_date="2026-10-30",
+        fund_supervision_mode="none",
+        custodian_bank=None,
+        on_platform="false",
+        uses_model_contract="false",
+        nonprofit="false",
+    )
+    deliver("institutions", d1, _csv(INSTITUTION_COLUMNS, corrected))
+    deliver("refunds", d2, _csv(REFUND_COLUMNS, [refund("in_progress", d2)]))
+    assert dbt_build.build() == [d1, d2]
+
+    assert figures(d1) == (31, 0, Decimal("0.00"), 7)
+    assert figures(d2) == (31, 0, Decimal("0.00"), 7)  # day 2 has no snapshot: day 1's is the latest
+    assert figures(d3) == (30, 1, Decimal("800.00"), 8)  # day 3's own snapshot; the refund counted once
+    with psycopg.connect(fresh_warehouse) as conn:
+        after = conn.execute(
+            "select min(xmin::text), count(*) from intermediate.int_institutions_daily where business_date = %s", (d3,)
+        ).fetchone()
+        pending = conn.execute("select count(*) from audit.rebuild_dates where built_at is null").fetchone()
+    assert after == before  # day 3's rows were not rewritten
+    assert pending == (0,)
