@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -174,3 +177,79 @@ def test_ack_and_list_survive_a_full_refresh(shaanxi_week: dict[str, Any]) -> No
     assert after[target[0]][6] == "acknowledged"
     crit = run_cli("alerts", "list", "--severity", "critical", "--city", "610100", env=env)
     assert crit.returncode == 0 and "托管资金低于未消课预收费余额" in crit.stdout
+
+
+# dbt-score and dbt-coverage on the alert models (issue 6's gate; the warehouse's own
+# models have theirs in test_warehouse.py). Measured: project 9.6, lowest model 8.8
+# (int_alert_breaches_movements: nine rules in one 225-line model); the only rule
+# every model misses is the low-severity "example SQL in the description". Marts:
+# 100% of columns documented and tested.
+ALERTS_SCORE_PROJECT_MIN = 9.5
+ALERTS_SCORE_MODEL_MIN = 8.5
+
+
+def test_alert_models_quality_gates(shaanxi_week: dict[str, Any], tmp_path: Path) -> None:
+    from oversight import dbt_build
+
+    bin_dir = Path(sys.executable).parent
+    project = dbt_build.project_dir()
+    target = tmp_path / "target"
+    env = {
+        **os.environ,
+        **dbt_build.dbt_env(shaanxi_week["url"]),
+        "DBT_TARGET_PATH": str(target),
+        "DBT_LOG_PATH": str(tmp_path),
+    }
+    gen = subprocess.run(
+        [str(bin_dir / "dbt"), "docs", "generate", "--project-dir", str(project), "--profiles-dir", str(project)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert gen.returncode == 0, gen.stdout[-3000:]
+    for kind in ("doc", "test"):
+        report = tmp_path / f"coverage-{kind}.json"
+        cov = subprocess.run(
+            [
+                str(bin_dir / "dbt-coverage"),
+                "compute",
+                kind,
+                "--project-dir",
+                str(project),
+                "--run-artifacts-dir",
+                str(target),
+                "--model-path-filter",
+                "models/marts/alerts/",
+                "--cov-report",
+                str(report),
+                "--cov-fail-under",
+                "1.0",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert cov.returncode == 0, f"dbt-coverage {kind}: {cov.stdout[-3000:]}{cov.stderr[-2000:]}"
+        assert json.loads(report.read_text())["coverage"] == 1.0
+    score = subprocess.run(
+        [
+            str(bin_dir / "dbt-score"),
+            "lint",
+            "--manifest",
+            str(target / "manifest.json"),
+            "--select",
+            "path:models/intermediate/alerts path:models/marts/alerts",
+            "--fail-project-under",
+            str(ALERTS_SCORE_PROJECT_MIN),
+            "--fail-any-item-under",
+            str(ALERTS_SCORE_MODEL_MIN),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project,
+        timeout=300,
+    )
+    assert score.returncode == 0, score.stdout[-4000:] + score.stderr[-2000:]
