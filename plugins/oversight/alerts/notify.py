@@ -14,8 +14,9 @@ alone and at once; the others as one digest per city and business date per
 recipient. Each message is sent under a row lock (``for update skip locked``: two
 runs never send the same rows), and the outcome (sent or failed, with the error)
 is recorded on the rows and in ``alerting.delivery_attempts`` in the same
-transaction. A failed row stays due and is retried by the next run; a sent row
-is never sent again. (A crash between the server accepting a message and the
+transaction. A failed row stays due and is retried by the next run (planning
+refreshes it with the alert's current figures first); a sent row is never sent
+again. (A crash between the server accepting a message and the
 commit would send it again on the next run: at-least-once at that one point.)
 """
 
@@ -122,15 +123,30 @@ def plan(alerts: list[Alert], routing: Routing, business_date: dt.date) -> int:
             digest_key = None if alert.severity == "critical" else f"{alert.city_code}/{business_date.isoformat()}"
             for channel, recipient in routing.recipients(alert.city_code, alert.severity).routes():
                 last = conn.execute(
-                    "select severity, magnitude, status from alerting.notifications"
+                    "select severity, magnitude, status, notification_id from alerting.notifications"
                     " where alert_id = %s and channel = %s and recipient = %s"
                     " order by notification_id desc limit 1",
                     (alert.alert_id, channel, recipient),
                 ).fetchone()
                 if last is None:
                     event, key = "opened", ""
-                elif last[2] != "sent" or alert.status != "open":
-                    continue  # still owed (retried by deliver), or nothing new to say
+                elif last[2] != "sent":
+                    # still owed (deliver retries it): it will carry the alert's current figures, so
+                    # what the recipient finally reads is today's, and is what escalation compares to
+                    conn.execute(
+                        "update alerting.notifications set severity = %s, magnitude = %s, evidence = %s,"
+                        " last_detected_date = %s where notification_id = %s and status <> 'sent'",
+                        (
+                            alert.severity,
+                            alert.magnitude,
+                            json.dumps(alert.evidence, ensure_ascii=False, default=str),
+                            alert.last_detected_date,
+                            last[3],
+                        ),
+                    )
+                    continue
+                elif alert.status != "open":
+                    continue  # resolved after it was notified: nothing new to say
                 elif is_escalation(last[0], last[1], alert, routing.magnitude_factor):
                     event, key = "escalated", f"{alert.severity}:{alert.magnitude}"
                 else:
