@@ -8,9 +8,11 @@ written under ``.local/reports``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Callable
 
+from oversight.alerts.local_outbox import LocalOutbox
 from oversight.report import write_report
 from oversight.runner import run_range
 from oversight.settings import paths
@@ -35,8 +37,18 @@ def demo(echo: Callable[[str], None] = print) -> int:
         result = simulate(landing, DEMO_START, DEMO_END)
         echo(f"   {len(result['deliveries'])} deliveries, {sum(d['rows'] for d in result['deliveries'])} rows")
     echo(f"== warehouse: {masked(warehouse_url())}")
-    echo(f"== pipeline: business dates {DEMO_START} to {DEMO_END}, landing {landing}")
-    run_range(landing, DEMO_START, DEMO_END, echo=echo)
+    # alerts go through the real channels (SMTP, signed DingTalk webhook) to a local outbox on
+    # loopback: the demo never writes to anyone outside this machine
+    outbox_dir = paths().local / "demo" / "outbox"
+    with LocalOutbox(outbox_dir) as outbox:
+        os.environ.update(outbox.environment())
+        echo(f"== alert channels: SMTP 127.0.0.1:{outbox.smtp_port}, DingTalk robot 127.0.0.1:{outbox.robot_port}")
+        echo(f"== pipeline: business dates {DEMO_START} to {DEMO_END}, landing {landing}")
+        run_range(landing, DEMO_START, DEMO_END, echo=echo)
+    echo(
+        f"== outbox {outbox_dir}: {outbox.mails} e-mails and {outbox.robot_messages} DingTalk messages received"
+        f" this run ({outbox.refused} refused for a bad signature)"
+    )
     report = write_report(paths().reports / "demo-report.md", DEMO_START, DEMO_END, landing)
     echo(f"== report written: {report}")
     echo(report.read_text(encoding="utf-8"))
