@@ -77,6 +77,20 @@ def test_image_installs_from_the_lock_file() -> None:
     assert re.search(r"uv sync --frozen", dockerfile)
 
 
+def test_image_carries_the_compiled_manifest_and_channels_are_connections() -> None:
+    """The warehouse DAG parses from the manifest built into the image; every channel the routing
+    names has an example Airflow connection."""
+    from oversight.alerts.local_outbox import LocalOutbox
+    from oversight.alerts.routing import load_routing
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert dockerfile.index("COPY dbt_project") < dockerfile.index("dbt_build import prepare")
+    example = (ROOT / ".env.example").read_text()
+    routing = load_routing()
+    for conn_id in [routing.email_conn_id, *LocalOutbox(ROOT, routing).webhook_conn_ids()]:
+        assert f"AIRFLOW_CONN_{conn_id.upper()}=" in example, conn_id
+
+
 def test_secrets_from_env_file_and_only_an_example_committed(compose: dict[str, Any]) -> None:
     referenced = set(re.findall(r"(?<!\$)\$\{([A-Z_]+)\}", (ROOT / "docker-compose.yml").read_text()))
     example = (ROOT / ".env.example").read_text()
