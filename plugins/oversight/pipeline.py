@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -386,19 +386,17 @@ def audit_with_gx(business_date: dt.date) -> dict[str, int]:
         for delivery_id, city_code, kind, original_name, stored_path in todo:
             spec = SPECS[kind]
             table = read_payload(spec, Path(stored_path).read_bytes(), original_name.rsplit(".", 1)[-1].lower())
-            reused: dict[str, dt.date] = {}
-            lookup = reused_movements(conn, city_code, business_date)
-
-            def remember(ids: Iterable[str], lookup: Any = lookup, reused: dict[str, dt.date] = reused) -> Any:
-                reused.update(lookup(ids))
-                return reused
-
             result = validate(
-                spec, table, city_code, business_date, reused_keys=remember, declared=gx_project.declared_rules(kind)
+                spec,
+                table,
+                city_code,
+                business_date,
+                reused_keys=reused_movements(conn, city_code, business_date),
+                declared=gx_project.declared_rules(kind),
             )
             outcomes = gx_project.run_checkpoint(
                 result,
-                gx_project.parameters(city_code, business_date, reused),
+                gx_project.parameters(city_code, business_date, result.reused_keys),
                 gx_project.run_name(business_date, city_code, kind, delivery_id),
             )
             disagreements += sum(1 for o in outcomes if not o.agrees)

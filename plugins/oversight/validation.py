@@ -117,6 +117,7 @@ class ValidationResult:
     rule_failures: dict[str, int] = field(default_factory=dict)  # "rule:column" -> rows failing it
     rules_evaluated: list[str] = field(default_factory=list)
     checked: dict[str, CheckedColumn] = field(default_factory=dict)  # per column, for the GX frame
+    reused_keys: dict[str, dt.date] = field(default_factory=dict)  # movement ids delivered on another day
 
 
 @lru_cache(maxsize=1 << 18)
@@ -358,6 +359,7 @@ def validate(
             ),
         )
 
+    seen: dict[str, dt.date] = {}
     if spec.kind == "fee_ledger" and reused_keys is not None and n:
         ids = checked["movement_id"].text
         seen = reused_keys([v for v in pc.unique(ids).to_pylist() if v is not None])
@@ -437,4 +439,5 @@ def validate(
         rule_failures=errors.failures,
         rules_evaluated=errors.evaluated,
         checked=checked,
+        reused_keys=seen,
     )
