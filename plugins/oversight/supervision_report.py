@@ -101,31 +101,33 @@ HEADERS = (
 )
 
 
+def _figures(r: dict[str, Any]) -> list[str]:
+    """One scope's figures, formatted, in the order of HEADERS (after the scope column)."""
+    return [
+        _int(r["subject_baseline"]),
+        _int(r["deregistered"]),
+        _int(r["converted"]),
+        _int(r["reduced"]),
+        _pct(r["reduction_rate"]),
+        _int(r["remaining_subject"]),
+        _int(r["remaining_supervised"]),
+        _int(r["remaining_model_contract"]),
+        _int(r["non_subject_active"]),
+        _int(r["non_subject_supervised"]),
+        _int(r["refund_students"]),
+        _yuan_million(r["refund_amount_yuan"]),
+        _int(r["complaints_received"]),
+        _int(r["complaints_in_school"]),
+        _int(r["complaints_out_of_school"]),
+        _int(r["complaints_closed"]),
+    ]
+
+
 def render(table: ReportTable) -> str:
     """A fixed-width table: one line per city, then the province total."""
     lines: list[list[str]] = []
     for r in table.rows:
-        lines.append(
-            [
-                f"{r['scope_name']} {r['scope_code']}",
-                _int(r["subject_baseline"]),
-                _int(r["deregistered"]),
-                _int(r["converted"]),
-                _int(r["reduced"]),
-                _pct(r["reduction_rate"]),
-                _int(r["remaining_subject"]),
-                _int(r["remaining_supervised"]),
-                _int(r["remaining_model_contract"]),
-                _int(r["non_subject_active"]),
-                _int(r["non_subject_supervised"]),
-                _int(r["refund_students"]),
-                _yuan_million(r["refund_amount_yuan"]),
-                _int(r["complaints_received"]),
-                _int(r["complaints_in_school"]),
-                _int(r["complaints_out_of_school"]),
-                _int(r["complaints_closed"]),
-            ]
-        )
+        lines.append([f"{r['scope_name']} {r['scope_code']}", *_figures(r)])
     heads = [zh for zh, _en in HEADERS]
     subheads = [en for _zh, en in HEADERS]
     sizes = [max(width(x) for x in col) for col in zip(heads, subheads, *lines, strict=True)]
@@ -166,26 +168,8 @@ def markdown(province_code: str | None = None, as_of: dt.date | None = None) -> 
         parts.append("| " + " | ".join(f"{zh} {en}" for zh, en in HEADERS) + " |")
         parts.append("|" + "---|" * len(HEADERS))
         for r in t.rows:
-            cells = [
-                f"{'**' if r['scope_level'] == 'province' else ''}{r['scope_name']} {r['scope_code']}"
-                f"{'**' if r['scope_level'] == 'province' else ''}",
-                _int(r["subject_baseline"]),
-                _int(r["deregistered"]),
-                _int(r["converted"]),
-                _int(r["reduced"]),
-                _pct(r["reduction_rate"]),
-                _int(r["remaining_subject"]),
-                _int(r["remaining_supervised"]),
-                _int(r["remaining_model_contract"]),
-                _int(r["non_subject_active"]),
-                _int(r["non_subject_supervised"]),
-                _int(r["refund_students"]),
-                _yuan_million(r["refund_amount_yuan"]),
-                _int(r["complaints_received"]),
-                _int(r["complaints_in_school"]),
-                _int(r["complaints_out_of_school"]),
-                _int(r["complaints_closed"]),
-            ]
+            bold = "**" if r["scope_level"] == "province" else ""
+            cells = [f"{bold}{r['scope_name']} {r['scope_code']}{bold}", *_figures(r)]
             parts.append("| " + " | ".join(cells) + " |")
         parts.append("")
     return "\n".join(parts) + "\n"
