@@ -160,3 +160,11 @@ def shaanxi_week(template_url: str, airflow_ready: dict[str, str], tmp_path_fact
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     manifest = json.loads((landing / "_simulation" / "manifest.json").read_text(encoding="utf-8"))
     return {"manifest": manifest, "landing": landing, "url": url, "run_stdout": run.stdout, "local": TEST_LOCAL}
+
+
+@pytest.fixture(scope="session")
+def dbt_docs(shaanxi_week: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`dbt docs generate` on the Shaanxi week's warehouse, once: the artifacts the quality gates read."""
+    from tests.support.dbt_gates import docs_generate
+
+    return docs_generate(shaanxi_week["url"], tmp_path_factory.mktemp("dbt-docs") / "target")

@@ -14,8 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ import pytest
 
 from oversight.settings import paths
 from tests.conftest import SHAANXI_END, run_cli
+from tests.support.dbt_gates import assert_full_coverage, assert_score
 from tests.test_alert_delivery import Robot, SmtpServer, valid_signature
 
 pytestmark = pytest.mark.skipif(
@@ -198,68 +197,11 @@ ALERTS_SCORE_PROJECT_MIN = 9.5
 ALERTS_SCORE_MODEL_MIN = 8.5
 
 
-def test_alert_models_quality_gates(shaanxi_week: dict[str, Any], tmp_path: Path) -> None:
-    from oversight import dbt_build
-
-    bin_dir = Path(sys.executable).parent
-    project = dbt_build.project_dir()
-    target = tmp_path / "target"
-    env = {
-        **os.environ,
-        **dbt_build.dbt_env(shaanxi_week["url"]),
-        "DBT_TARGET_PATH": str(target),
-        "DBT_LOG_PATH": str(tmp_path),
-    }
-    gen = subprocess.run(
-        [str(bin_dir / "dbt"), "docs", "generate", "--project-dir", str(project), "--profiles-dir", str(project)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
+def test_alert_models_quality_gates(dbt_docs: Path) -> None:
+    assert_full_coverage(dbt_docs, "models/marts/alerts/")
+    assert_score(
+        dbt_docs,
+        "path:models/intermediate/alerts path:models/marts/alerts",
+        ALERTS_SCORE_PROJECT_MIN,
+        ALERTS_SCORE_MODEL_MIN,
     )
-    assert gen.returncode == 0, gen.stdout[-3000:]
-    for kind in ("doc", "test"):
-        report = tmp_path / f"coverage-{kind}.json"
-        cov = subprocess.run(
-            [
-                str(bin_dir / "dbt-coverage"),
-                "compute",
-                kind,
-                "--project-dir",
-                str(project),
-                "--run-artifacts-dir",
-                str(target),
-                "--model-path-filter",
-                "models/marts/alerts/",
-                "--cov-report",
-                str(report),
-                "--cov-fail-under",
-                "1.0",
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
-        assert cov.returncode == 0, f"dbt-coverage {kind}: {cov.stdout[-3000:]}{cov.stderr[-2000:]}"
-        assert json.loads(report.read_text())["coverage"] == 1.0
-    score = subprocess.run(
-        [
-            str(bin_dir / "dbt-score"),
-            "lint",
-            "--manifest",
-            str(target / "manifest.json"),
-            "--select",
-            "path:models/intermediate/alerts path:models/marts/alerts",
-            "--fail-project-under",
-            str(ALERTS_SCORE_PROJECT_MIN),
-            "--fail-any-item-under",
-            str(ALERTS_SCORE_MODEL_MIN),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=project,
-        timeout=300,
-    )
-    assert score.returncode == 0, score.stdout[-4000:] + score.stderr[-2000:]

@@ -11,9 +11,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
-import os
-import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +21,7 @@ import pytest
 from stdnum.cn import ric, uscc
 
 from tests.conftest import ROOT
+from tests.support.dbt_gates import assert_full_coverage, assert_score
 
 pytestmark = pytest.mark.slow
 
@@ -370,78 +368,21 @@ DBT_SCORE_PROJECT_MIN = 9.0
 DBT_SCORE_MODEL_MIN = 8.5
 
 
-def _dbt_env(url: str) -> dict[str, str]:
+def test_dbt_score_and_coverage_of_the_marts(dbt_docs: Path) -> None:
     from oversight import dbt_build
 
-    return {**os.environ, **dbt_build.dbt_env(url)}
-
-
-def test_dbt_score_and_coverage_of_the_marts(shaanxi_week: dict[str, Any], tmp_path: Path) -> None:
-    from oversight import dbt_build
-
-    target = tmp_path / "target"
-    env = {**_dbt_env(shaanxi_week["url"]), "DBT_TARGET_PATH": str(target), "DBT_LOG_PATH": str(tmp_path)}
-    gen = subprocess.run(
-        [str(BIN / "dbt"), "docs", "generate", "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert gen.returncode == 0, gen.stdout[-3000:]
-    assert (target / "catalog.json").is_file() and (target / "index.html").is_file()
-    # documentation and test coverage of the marts: 100%
-    for kind in ("doc", "test"):
-        cov = subprocess.run(
-            [
-                str(BIN / "dbt-coverage"),
-                "compute",
-                kind,
-                "--project-dir",
-                str(DBT_PROJECT),
-                "--run-artifacts-dir",
-                str(target),
-                "--model-path-filter",
-                "models/marts/",
-                # the alert marts are issue 6's (models/marts/alerts/), gated by their own tests
-                "--model-path-exclusion-filter",
-                "models/marts/alerts/",
-                "--cov-report",
-                str(tmp_path / f"coverage-{kind}.json"),
-                "--cov-fail-under",
-                "1.0",
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
-        assert cov.returncode == 0, f"dbt-coverage {kind}: {cov.stdout[-3000:]}{cov.stderr[-2000:]}"
-        report_json = json.loads((tmp_path / f"coverage-{kind}.json").read_text())
-        assert report_json["coverage"] == 1.0, report_json
+    assert (dbt_docs / "catalog.json").is_file() and (dbt_docs / "index.html").is_file()
+    # documentation and test coverage of the marts: 100% (the alert marts, issue 6's
+    # models/marts/alerts/, are gated by their own tests)
+    assert_full_coverage(dbt_docs, "models/marts/", exclude="models/marts/alerts/")
     # dbt-score on the whole project's models
-    score = subprocess.run(
-        [
-            str(BIN / "dbt-score"),
-            "lint",
-            "--manifest",
-            str(target / "manifest.json"),
-            "--select",
-            "path:models",
-            "--exclude",
-            "path:models/intermediate/alerts path:models/marts/alerts",
-            "--fail-project-under",
-            str(DBT_SCORE_PROJECT_MIN),
-            "--fail-any-item-under",
-            str(DBT_SCORE_MODEL_MIN),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=DBT_PROJECT,
-        timeout=300,
+    assert_score(
+        dbt_docs,
+        "path:models",
+        DBT_SCORE_PROJECT_MIN,
+        DBT_SCORE_MODEL_MIN,
+        exclude="path:models/intermediate/alerts path:models/marts/alerts",
     )
-    assert score.returncode == 0, score.stdout[-4000:] + score.stderr[-2000:]
     assert dbt_build.manifest_path().is_file()
 
 
