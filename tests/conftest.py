@@ -24,6 +24,7 @@ os.environ.pop("WAREHOUSE_URL", None)  # tests always use their own embedded ser
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
 from oversight.settings import apply_telemetry_off  # noqa: E402
+from tests.support.dbt_gates import DbtDocs, docs_generate  # noqa: E402
 
 apply_telemetry_off()
 
@@ -163,8 +164,6 @@ def shaanxi_week(template_url: str, airflow_ready: dict[str, str], tmp_path_fact
 
 
 @pytest.fixture(scope="session")
-def dbt_docs(shaanxi_week: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def dbt_docs(shaanxi_week: dict, tmp_path_factory: pytest.TempPathFactory) -> DbtDocs:
     """`dbt docs generate` on the Shaanxi week's warehouse, once: the artifacts the quality gates read."""
-    from tests.support.dbt_gates import docs_generate
-
     return docs_generate(shaanxi_week["url"], tmp_path_factory.mktemp("dbt-docs") / "target")

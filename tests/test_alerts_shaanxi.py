@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -23,7 +22,7 @@ import pytest
 
 from oversight.settings import paths
 from tests.conftest import SHAANXI_END, run_cli
-from tests.support.dbt_gates import assert_full_coverage, assert_score
+from tests.support.dbt_gates import DbtDocs, assert_full_coverage, assert_score
 from tests.test_alert_delivery import Robot, SmtpServer, valid_signature
 
 pytestmark = pytest.mark.skipif(
@@ -197,7 +196,7 @@ ALERTS_SCORE_PROJECT_MIN = 9.5
 ALERTS_SCORE_MODEL_MIN = 8.5
 
 
-def test_alert_models_quality_gates(dbt_docs: Path) -> None:
+def test_alert_models_quality_gates(dbt_docs: DbtDocs) -> None:
     assert_full_coverage(dbt_docs, "models/marts/alerts/")
     assert_score(
         dbt_docs,

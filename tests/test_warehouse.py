@@ -21,7 +21,7 @@ import pytest
 from stdnum.cn import ric, uscc
 
 from tests.conftest import ROOT
-from tests.support.dbt_gates import assert_full_coverage, assert_score
+from tests.support.dbt_gates import DbtDocs, assert_full_coverage, assert_score
 
 pytestmark = pytest.mark.slow
 
@@ -368,10 +368,10 @@ DBT_SCORE_PROJECT_MIN = 9.0
 DBT_SCORE_MODEL_MIN = 8.5
 
 
-def test_dbt_score_and_coverage_of_the_marts(dbt_docs: Path) -> None:
+def test_dbt_score_and_coverage_of_the_marts(dbt_docs: DbtDocs) -> None:
     from oversight import dbt_build
 
-    assert (dbt_docs / "catalog.json").is_file() and (dbt_docs / "index.html").is_file()
+    assert (dbt_docs.target / "catalog.json").is_file() and (dbt_docs.target / "index.html").is_file()
     # documentation and test coverage of the marts: 100% (the alert marts, issue 6's
     # models/marts/alerts/, are gated by their own tests)
     assert_full_coverage(dbt_docs, "models/marts/", exclude="models/marts/alerts/")

@@ -6,12 +6,19 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
 
 
-def docs_generate(url: str, target: Path) -> Path:
+@dataclass(frozen=True)
+class DbtDocs:
+    target: Path  # manifest.json, catalog.json, index.html
+    env: dict[str, str]  # the dbt environment they were made with (dbt-score parses the project again)
+
+
+def docs_generate(url: str, target: Path) -> DbtDocs:
     """`dbt docs generate` against the warehouse at ``url`` into ``target`` (manifest, catalog, index)."""
     from oversight import dbt_build
 
@@ -25,13 +32,14 @@ def docs_generate(url: str, target: Path) -> Path:
         timeout=600,
     )
     assert gen.returncode == 0, gen.stdout[-3000:]
-    return target
+    return DbtDocs(target, env)
 
 
-def assert_full_coverage(target: Path, include: str, exclude: str | None = None) -> None:
+def assert_full_coverage(docs: DbtDocs, include: str, exclude: str | None = None) -> None:
     """Documentation and test coverage of the models under ``include`` (minus ``exclude``) is 100%."""
     from oversight import dbt_build
 
+    target = docs.target
     for kind in ("doc", "test"):
         report = target / f"coverage-{kind}-{include.strip('/').replace('/', '_')}.json"
         args = [
@@ -50,16 +58,17 @@ def assert_full_coverage(target: Path, include: str, exclude: str | None = None)
             "--cov-fail-under",
             "1.0",
         ]
-        cov = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        cov = subprocess.run(args, capture_output=True, text=True, env=docs.env, timeout=300)
         assert cov.returncode == 0, f"dbt-coverage {kind}: {cov.stdout[-3000:]}{cov.stderr[-2000:]}"
         report_json = json.loads(report.read_text())
         assert report_json["coverage"] == 1.0, report_json
 
 
-def assert_score(target: Path, select: str, project_min: float, model_min: float, exclude: str | None = None) -> None:
+def assert_score(docs: DbtDocs, select: str, project_min: float, model_min: float, exclude: str | None = None) -> None:
     """dbt-score of the selected models: the project at least ``project_min``, every model ``model_min``."""
     from oversight import dbt_build
 
+    target = docs.target
     args = [
         str(BIN / "dbt-score"),
         "lint",
@@ -73,5 +82,5 @@ def assert_score(target: Path, select: str, project_min: float, model_min: float
         "--fail-any-item-under",
         str(model_min),
     ]
-    score = subprocess.run(args, capture_output=True, text=True, cwd=dbt_build.project_dir(), timeout=300)
+    score = subprocess.run(args, capture_output=True, text=True, env=docs.env, cwd=dbt_build.project_dir(), timeout=300)
     assert score.returncode == 0, score.stdout[-4000:] + score.stderr[-2000:]
