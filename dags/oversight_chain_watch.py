@@ -21,28 +21,26 @@ from airflow.sdk import dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from oversight.alerts import chain_watch
-
-DEFAULT_ARGS = {
-    "owner": "data-platform",
-    "retries": 2,
-    "retry_delay": timedelta(minutes=5),
-}
+from oversight.dag_support import START_DATE, default_args, on_dag_failure
+from oversight.settings import TIMEZONE
 
 
 @dag(
     dag_id="oversight_chain_watch",
-    schedule=CronTriggerTimetable("15 * * * *", timezone="Asia/Shanghai"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    description="Hourly: tell the data engineers when the daily chain has not finished by its deadline",
+    schedule=CronTriggerTimetable("15 * * * *", timezone=TIMEZONE),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     tags=["oversight", "alerts", "monitoring"],
     doc_md=__doc__,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args(retry_delay=timedelta(minutes=5), execution_timeout=timedelta(minutes=15)),
+    on_failure_callback=on_dag_failure,
 )
 def oversight_chain_watch() -> None:
     @task
     def check_chain(logical_date: Any = None) -> dict[str, Any]:
-        now = pendulum.instance(logical_date).in_timezone("Asia/Shanghai")
+        now = pendulum.instance(logical_date).in_timezone(TIMEZONE)
         return chain_watch.check(now.date() - timedelta(days=1), now)
 
     check_chain()

@@ -1,19 +1,20 @@
 """
 ### Build the regulatory warehouse (dbt)
 
-Scheduled on the `raw.*` Assets the ingest DAG emits. For the business date *D*
-(the data interval's start, Asia/Shanghai):
+Scheduled on the `raw.*` Assets the ingest DAG emits. An Asset-triggered run
+has no data interval: the business dates travel in the events' extra.
 
-1. `plan`: the dates to (re)build: every date of `audit.rebuild_dates` not yet
-   built (a late or corrected delivery of D-3 rebuilds D-3 and nothing else), at
-   least *D*.
+1. `plan`: the dates to (re)build, each once: the business dates of every Asset
+   event that triggered the run (or the `business_date` param of a manual run),
+   plus every date of `audit.rebuild_dates` not yet built (a late or corrected
+   delivery of D-3 rebuilds D-3 and nothing else).
 2. `warehouse` and `alerts`: Cosmos task groups rendered from the compiled dbt
    manifest (`LoadMode.DBT_MANIFEST`, compiled by the bootstrap). Watcher execution:
    one `dbt build` per group (models, seeds, snapshot, tests and unit tests), the
    per-model tasks watch its progress, so a day costs two dbt invocations, not two
    per model. Incremental facts rebuild only the planned dates (var `build_dates`).
-3. `publish`: records the planned dates built and emits the mart Assets (with the
-   business date in the event's extra), which schedule `oversight_alerts`.
+3. `publish`: records the planned dates built and emits the mart Assets with
+   the dates built in the events' extra; they schedule `oversight_alerts`.
 
 Connection: `oversight.dbt_build.dbt_env()` (warehouse URL, role
 `oversight_transformer`, pseudonymisation key from configuration). Logic:
@@ -22,23 +23,19 @@ Connection: `oversight.dbt_build.dbt_env()` (warehouse URL, role
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from oversight import dbt_build
 from oversight.assets import RAW_ASSETS
+from oversight.dag_support import OWNER, START_DATE, default_args, on_dag_failure
+from oversight.dates import as_date, dates_from_extras, event_extras, extra_for
 from oversight.dbt_build import WAREHOUSE_MART_ASSETS
 
-DEFAULT_ARGS = {
-    "owner": "data-platform",
-    "retries": 2,
-    "retry_delay": timedelta(minutes=2),
-}
+DEFAULT_ARGS = default_args()
 
 PROJECT = dbt_build.project_dir()
 PLAN = "{{ ti.xcom_pull(task_ids='plan')['build_dates'] }}"
@@ -46,7 +43,7 @@ COSMOS_ARGS: dict[str, Any] = {
     "vars": {"build_dates": PLAN},
     "install_deps": False,
     "on_execute_callback": dbt_build.apply_dbt_env,  # connection and key from configuration, at run time
-    "owner": "data-platform",
+    "owner": OWNER,
     "retries": 2,
     "deferrable": False,
     "poke_interval": 2,
@@ -79,22 +76,31 @@ def _group(group_id: str, select: list[str], exclude: list[str]) -> DbtTaskGroup
 
 @dag(
     dag_id="oversight_warehouse",
+    description="Build the regulatory warehouse (dbt) for the business dates the raw Assets carry",
     schedule=list(RAW_ASSETS.values()),
-    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Shanghai"),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     tags=["oversight", "warehouse", "dbt"],
     doc_md=__doc__,
     default_args=DEFAULT_ARGS,
+    on_failure_callback=on_dag_failure,
+    params={"business_date": Param(None, type=["null", "string"], description="YYYY-MM-DD to (re)build")},
 )
 def oversight_warehouse() -> None:
     @task
-    def plan(data_interval_start: Any = None) -> dict[str, Any]:
-        return dbt_build.plan_build(data_interval_start)
+    def plan(params: dict[str, Any], triggering_asset_events: Any = None) -> dict[str, Any]:
+        requested = dates_from_extras(event_extras(triggering_asset_events))
+        given = as_date(params.get("business_date"))
+        return dbt_build.plan_build([*requested, *([given] if given else [])])
 
     @task(outlets=WAREHOUSE_MART_ASSETS)
     def publish(planned: dict[str, Any], outlet_events: Any = None) -> dict[str, Any]:
-        return dbt_build.publish_build(planned, outlet_events, WAREHOUSE_MART_ASSETS)
+        built = dbt_build.publish_build(planned)
+        extra = extra_for(built)
+        for asset in WAREHOUSE_MART_ASSETS:
+            outlet_events[asset].extra = extra  # the alerts DAG evaluates these dates
+        return extra
 
     planned = plan()
     warehouse = _group(

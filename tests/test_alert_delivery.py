@@ -247,10 +247,11 @@ HIGH_2 = {
 
 
 def run_dag(dag_id: str, env: dict[str, str], logical: str, conf: dict[str, Any] | None = None) -> str:
-    """Run a DAG for real (dag.test, the runner's code) in a subprocess; returns its final state."""
+    """Run one DAG's tasks in process (dag.test) in a subprocess; returns its final state."""
     code = """
 import json, sys, pendulum
-from oversight.runner import prepare_runtime, load_dag, forget_previous_run
+from oversight.runner import prepare_runtime
+from tests.support.inprocess import load_dag, forget_previous_run
 prepare_runtime()
 dag = load_dag(sys.argv[1])
 logical = pendulum.parse(sys.argv[2])

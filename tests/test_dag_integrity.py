@@ -69,9 +69,13 @@ def test_dag_file_contract(probe: dict[str, dict[str, list[dict[str, object]]]],
     for dag in dags:
         assert dag["tags"], f"{dag['dag_id']} has no tags"
         assert dag["doc_md"], f"{dag['dag_id']} has no doc_md"
+        assert 10 <= len(str(dag["description"])) <= 120, f"{dag['dag_id']} has no short description for the DAG list"
+        # a failed run tells the data engineers (once per run: a DAG-level callback)
+        assert dag["on_failure_callback"] == ["oversight.dag_support.on_dag_failure"], dag["dag_id"]
         for t in dag["tasks"]:  # type: ignore[attr-defined]
             assert t["owner"] not in (None, "", "airflow"), f"{dag['dag_id']}.{t['task_id']} has no owner"
             assert t["retries"] >= 1, f"{dag['dag_id']}.{t['task_id']} does not retry"
+            assert t["execution_timeout"], f"{dag['dag_id']}.{t['task_id']} has no execution_timeout"
 
 
 def test_dagbag_loads_without_errors(airflow_ready: dict[str, str]) -> None:
@@ -90,22 +94,22 @@ def test_dagbag_loads_without_errors(airflow_ready: dict[str, str]) -> None:
 
 
 def test_a_scheduled_run_covers_the_previous_local_day(airflow_ready: dict[str, str]) -> None:
-    """The ingest DAG's run for business date D is the interval [D, D+1) in Asia/Shanghai, so
-    scheduled runs, catch-up and backfills all land each day's extracts on the right date."""
+    """The daily clock's run for business date D is the interval [D 00:05, D+1 00:05) in Asia/Shanghai,
+    and the business date it hands the ingest DAG is D: scheduled runs and backfills of the clock land
+    each day's extracts on the right date."""
     code = """
-import datetime as dt, json
+import json, sys
 import pendulum
-from airflow.timetables.base import DataInterval, TimeRestriction
-from oversight.pipeline import business_date_of
+from airflow.timetables.base import TimeRestriction
+from oversight.dates import run_business_date
 from airflow.dag_processing.dagbag import DagBag
-import sys
-dag = DagBag(dag_folder=sys.argv[1]).get_dag("oversight_ingest")
-tt = dag.timetable
+dag = DagBag(dag_folder=sys.argv[1]).get_dag("oversight_daily")
 start = pendulum.datetime(2026, 11, 2, tz="Asia/Shanghai")
-info = tt.next_dagrun_info(last_automated_data_interval=None,
-                           restriction=TimeRestriction(earliest=start, latest=None, catchup=True))
+info = dag.timetable.next_dagrun_info(last_automated_data_interval=None,
+                                      restriction=TimeRestriction(earliest=start, latest=None, catchup=True))
+day = run_business_date(data_interval_start=info.data_interval.start, data_interval_end=info.data_interval.end)
 print(json.dumps({"start": info.data_interval.start.isoformat(), "end": info.data_interval.end.isoformat(),
-                  "business_date": business_date_of(info.data_interval.start).isoformat()}))
+                  "business_date": day.isoformat()}))
 """
     out = subprocess.run(
         [sys.executable, "-c", code, str(ROOT / "dags")],
@@ -117,6 +121,6 @@ print(json.dumps({"start": info.data_interval.start.isoformat(), "end": info.dat
     assert out.returncode == 0, out.stderr[-3000:]
     info = json.loads(out.stdout.strip().splitlines()[-1])
     shanghai = dt.timezone(dt.timedelta(hours=8))
-    assert dt.datetime.fromisoformat(info["start"]) == dt.datetime(2026, 11, 2, tzinfo=shanghai)
-    assert dt.datetime.fromisoformat(info["end"]) == dt.datetime(2026, 11, 3, tzinfo=shanghai)
+    assert dt.datetime.fromisoformat(info["start"]) == dt.datetime(2026, 11, 2, 0, 5, tzinfo=shanghai)
+    assert dt.datetime.fromisoformat(info["end"]) == dt.datetime(2026, 11, 3, 0, 5, tzinfo=shanghai)
     assert info["business_date"] == "2026-11-02"

@@ -93,7 +93,9 @@ def test_run_on_empty_landing_reaches_no_outside_address(airflow_ready: dict[str
         env={"PYTHONPATH": str(guard), "NETGUARD_LOG": str(log)},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "2026-11-02: nothing was delivered" in result.stdout
+    assert "2026-11-02 ingest" in result.stdout and "nothing was delivered" in result.stdout
+    # the warehouse and alerts ran because the ingest run's Assets triggered them
+    assert "2026-11-02 warehouse success" in result.stdout and "(asset-triggered; dates 2026-11-02)" in result.stdout
     attempts = log.read_text().splitlines() if log.exists() else []
     assert attempts == []
 

@@ -211,15 +211,6 @@ def mark_built(dates: Iterable[dt.date], cutoff: dt.datetime) -> int:
         return cur.rowcount
 
 
-def is_built() -> bool:
-    """Whether the marts exist (the first build is a full build of every date)."""
-    from oversight.warehouse import connect
-
-    with connect("transformer") as conn:
-        row = conn.execute("select to_regclass('marts.supervision_report') is not null").fetchone()
-    return bool(row and row[0])
-
-
 def build(select: Sequence[str] = (), *, dates: Iterable[dt.date] | None = None) -> list[dt.date]:
     """``dbt build`` of the pending dates (or ``dates``), then mark them built. Returns the dates."""
     pending, cutoff = pending_dates()
@@ -356,31 +347,24 @@ def _mart_assets() -> list[Any]:
 WAREHOUSE_MART_ASSETS = _mart_assets()
 
 
-def plan_build(data_interval_start: Any) -> dict[str, Any]:
-    """The dates a warehouse run builds: pending rebuild dates, at least the run's business date."""
-    from oversight.pipeline import business_date_of
-
-    business_date = business_date_of(data_interval_start)
+def plan_build(requested: Iterable[dt.date]) -> dict[str, Any]:
+    """The dates a warehouse run builds: the dates it was asked for (the business dates in the
+    extras of the Asset events that triggered it, or its param), and every pending rebuild date
+    (a late or corrected delivery of D-3 rebuilds D-3 too), each once."""
     pending, cutoff = pending_dates()
-    wanted = sorted({*pending, business_date})
+    wanted = sorted({*pending, *requested})
     return {
-        "business_date": business_date.isoformat(),
         "build_dates": ",".join(d.isoformat() for d in wanted),
         "cutoff": cutoff.isoformat() if cutoff else None,
     }
 
 
-def publish_build(planned: dict[str, Any], outlet_events: Any, assets: Sequence[Any]) -> dict[str, Any]:
-    """Record the planned dates built; the mart Asset events carry the business date."""
+def publish_build(planned: dict[str, Any]) -> list[dt.date]:
+    """Record the planned dates built; returns them (the mart Asset events carry them)."""
     dates = [dt.date.fromisoformat(d) for d in planned["build_dates"].split(",") if d]
-    marked = 0
     if planned.get("cutoff"):
-        marked = mark_built(dates, dt.datetime.fromisoformat(planned["cutoff"]))
-    extra = {"business_date": planned["business_date"], "build_dates": planned["build_dates"]}
-    if outlet_events is not None:
-        for asset in assets:
-            outlet_events[asset].extra = extra
-    return {**extra, "rebuild_rows_marked": marked}
+        mark_built(dates, dt.datetime.fromisoformat(planned["cutoff"]))
+    return dates
 
 
 def producer_first(group: Any) -> None:

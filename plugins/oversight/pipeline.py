@@ -6,18 +6,19 @@ through the DAG itself.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import psycopg
 
 from oversight import gx_project
 from oversight.cities import is_known_city
 from oversight.contract import CITY_CODE, KINDS
+from oversight.dates import deadline as deadline_of
 from oversight.http_source import CredentialsRefused, NotReady, fetch_extract, records_to_jsonl
 from oversight.landing import (
     FileDelivery,
@@ -28,19 +29,11 @@ from oversight.landing import (
 )
 from oversight.loading import publish, record_expectations, reused_movements
 from oversight.parsing import RejectedDelivery, read_payload
-from oversight.settings import TIMEZONE, paths
+from oversight.settings import paths
 from oversight.sources import default_source, load_sources
 from oversight.spec import SPECS
 from oversight.validation import ValidationResult, validate
 from oversight.warehouse import connect
-
-
-def business_date_of(interval_start: Any) -> dt.date:
-    """The business date a run covers: its data interval's start, in Asia/Shanghai."""
-    import pendulum
-
-    day: dt.date = pendulum.instance(interval_start).in_timezone(TIMEZONE).date()
-    return day
 
 
 def landing_root(configured: str | None = None) -> Path:
@@ -48,9 +41,15 @@ def landing_root(configured: str | None = None) -> Path:
     return Path(root).resolve()
 
 
+log = logging.getLogger("oversight.ingest")
+
+
 def plan(root: str | None, business_date: dt.date) -> list[dict[str, Any]]:
-    """Work items for a business date: every configured source, plus every city
-    directory found under the landing root, times the four kinds."""
+    """Work items for a business date: one per city (its four kinds inside), for every
+    configured source plus every city directory found under the landing root.
+
+    One item per city, not per (city, kind): 340 cities x 4 kinds would exceed Airflow's
+    ``max_map_length`` (1024), and a city's kinds share its channel and deadline."""
     root_path = landing_root(root)
     sources = dict(load_sources())
     if root_path.is_dir():
@@ -62,30 +61,38 @@ def plan(root: str | None, business_date: dt.date) -> list[dict[str, Any]]:
                 and entry.name not in sources
             ):
                 sources[entry.name] = default_source(entry.name)
-    items = []
-    for code, src in sorted(sources.items()):
-        for kind in KINDS:
-            items.append(
-                {
-                    "city_code": code,
-                    "kind": kind,
-                    "business_date": business_date.isoformat(),
-                    "channel": src.channel,
-                    "landing": str(Path(src.landing).resolve()) if src.landing else str(root_path),
-                    "base_url": src.base_url,
-                    "conn_id": src.conn_id,
-                    "deadline": src.deadline.strftime("%H:%M"),
-                    "configured": src.configured,
-                }
-            )
-    return items
+    return [
+        {
+            "city_code": code,
+            "kinds": list(KINDS),
+            "business_date": business_date.isoformat(),
+            "channel": src.channel,
+            "landing": str(Path(src.landing).resolve()) if src.landing else str(root_path),
+            "base_url": src.base_url,
+            "conn_id": src.conn_id,
+            "deadline": src.deadline.strftime("%H:%M"),
+            "configured": src.configured,
+        }
+        for code, src in sorted(sources.items())
+    ]
+
+
+def planned_date(planned: dict[str, Any]) -> dt.date:
+    """The business date of the ingest DAG's plan."""
+    return dt.date.fromisoformat(planned["business_date"])
+
+
+def kind_items(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The (city, kind) items of a city's work item (one per kind it delivers)."""
+    if "kind" in item:
+        return [item]
+    return [{**{k: v for k, v in item.items() if k != "kinds"}, "kind": kind} for kind in item["kinds"]]
 
 
 def deadline_at(item: dict[str, Any]) -> dt.datetime:
     """The city's deadline for the item's business date D: D+1 at HH:MM, Asia/Shanghai."""
-    day = dt.date.fromisoformat(item["business_date"]) + dt.timedelta(days=1)
     hours, minutes = map(int, item["deadline"].split(":"))
-    return dt.datetime.combine(day, dt.time(hours, minutes), tzinfo=ZoneInfo(TIMEZONE))
+    return deadline_of(dt.date.fromisoformat(item["business_date"]), dt.time(hours, minutes))
 
 
 def record_expected(items: list[dict[str, Any]]) -> int:
@@ -99,7 +106,8 @@ def record_expected(items: list[dict[str, Any]]) -> int:
             deadline_at(item),
             bool(item["configured"]),
         )
-        for item in items
+        for city in items
+        for item in kind_items(city)
     ]
     with connect("loader") as conn, conn.transaction():
         conn.cursor().executemany(
@@ -158,6 +166,100 @@ def poke_http(item: dict[str, Any], token: str, *, wait: bool, now: dt.datetime)
         return _missing(item)
     name = f"{item['city_code']}_{item['kind']}_{day:%Y%m%d}.jsonl"
     return ingest_payload(item["city_code"], item["kind"], day, "http", name, records_to_jsonl(records))
+
+
+def poke_city(
+    item: dict[str, Any], *, wait: bool, now: dt.datetime, token: str | None = None
+) -> list[dict[str, Any]] | None:
+    """One poke of a city's work item: ingest each of its kinds that has arrived. None while a kind
+    is still awaited before the deadline (the sensor asks again later: what arrived is already
+    loaded, and loading it again is an identical re-delivery that changes nothing). Once every kind
+    has arrived or the deadline has passed, the results of this poke (absent kinds ``missing``)."""
+    results: list[dict[str, Any]] = []
+    pulled = _delivered_kinds(item) if item["channel"] == "http" else set()
+    for one in kind_items(item):
+        if one["kind"] in pulled:  # an HTTP extract pulled at an earlier poke is not pulled again
+            results.append({**_missing(one), "status": "delivered"})
+            continue
+        if item["channel"] == "http":
+            result = poke_http(one, token or "", wait=wait, now=now)
+        else:
+            result = poke_file(one, wait=wait, now=now)
+        if result is not None:
+            results.append(result)
+    if len(results) < len(kind_items(item)):
+        return None
+    for result in results:
+        if result["status"] == "missing":
+            log_delivery(result)
+    return results
+
+
+def _delivered_kinds(item: dict[str, Any]) -> set[str]:
+    with connect("loader") as conn:
+        rows = conn.execute(
+            "select distinct kind from landing.deliveries where city_code = %s and business_date = %s",
+            (item["city_code"], dt.date.fromisoformat(item["business_date"])),
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def city_outcome(item: dict[str, Any]) -> dict[str, Any]:
+    """What a city delivered for the item's date, per kind, as the warehouse records it (whatever
+    poke loaded it): the live delivery's status and rows, or ``missing``."""
+    day = dt.date.fromisoformat(item["business_date"])
+    with connect("loader") as conn:
+        rows = conn.execute(
+            "select distinct on (d.kind) d.kind, d.status, d.original_name, left(d.sha256, 12), d.status_reason,"
+            " l.rows_delivered, l.rows_published, l.rows_quarantined"
+            " from landing.deliveries d left join audit.loads l using (delivery_id)"
+            " where d.city_code = %s and d.business_date = %s and d.status <> 'superseded'"
+            " order by d.kind, d.delivered_at desc, d.delivery_id desc",
+            (item["city_code"], day),
+        ).fetchall()
+    found = {r[0]: r for r in rows}
+    kinds: dict[str, dict[str, Any]] = {}
+    for kind in item.get("kinds") or [item["kind"]]:
+        row = found.get(kind)
+        if row is None:
+            kinds[kind] = {"status": "missing"}
+        else:
+            kinds[kind] = {
+                "status": row[1],
+                "file": row[2],
+                "sha256": row[3],
+                "reason": row[4],
+                "rows_delivered": row[5] or 0,
+                "rows_published": row[6] or 0,
+                "rows_quarantined": row[7] or 0,
+            }
+    return {"city_code": item["city_code"], "business_date": item["business_date"], "kinds": kinds}
+
+
+def city_label(outcome: dict[str, Any]) -> str:
+    """A city's map index in the Airflow grid: its code and what its deliveries came to, with
+    rejections first, so that a rejected delivery never looks like a plain success."""
+    counts: dict[str, int] = {}
+    for one in outcome["kinds"].values():
+        counts[one["status"]] = counts.get(one["status"], 0) + 1
+    order = ("rejected", "missing", "landed", "published")
+    parts = [f"{counts[s]} {s}" for s in order if counts.get(s)]
+    flag = "✗ " if counts.get("rejected") else ("? " if counts.get("missing") else "")
+    return f"{outcome['city_code']} {flag}{', '.join(parts)}".strip()
+
+
+def log_delivery(result: dict[str, Any]) -> None:
+    """One log line per delivery: city, kind, file, sha256 prefix, rows, and the reason when rejected."""
+    status = result.get("status", "?")
+    r = result
+    reason = f" reason={r['reason']}" if r.get("reason") else ""
+    line = (
+        f"delivery {r.get('city_code')}/{r.get('kind')} {status.upper()} date={r.get('business_date')}"
+        f" file={r.get('original_name', '-')} sha256={(r.get('sha256') or '-')[:12]}"
+        f" rows={r.get('rows_delivered', 0)} published={r.get('rows_published', 0)}"
+        f" quarantined={r.get('rows_quarantined', 0)}{reason}"
+    )
+    log.log(logging.WARNING if status in ("rejected", "missing") else logging.INFO, line)
 
 
 def sweep(root: str | None, business_date: dt.date, lookback_days: int = 14) -> list[dict[str, Any]]:
@@ -232,8 +334,8 @@ def record_delivery(
     data: bytes,
     marker_sha256: str | None = None,
     delivered_at: dt.datetime | None = None,
-) -> tuple[int, str, bool, str | None]:
-    """Store the bytes, then record the delivery; returns (delivery_id, status, is_new, reason).
+) -> tuple[int, str, bool, str | None, str]:
+    """Store the bytes, then record the delivery; returns (delivery_id, status, is_new, reason, sha256).
 
     Bytes are stored before anything is parsed, so nothing delivered is lost. An
     identical re-delivery of the live content changes nothing; a re-delivery of
@@ -272,7 +374,7 @@ def record_delivery(
             ),
         ).fetchone()
         if row is not None:
-            return row[0], status, True, reason
+            return row[0], status, True, reason, stored.sha256
         existing = conn.execute(
             "select delivery_id, status from landing.deliveries"
             " where city_code = %s and kind = %s and business_date = %s and sha256 = %s for update",
@@ -286,8 +388,8 @@ def record_delivery(
                 " original_name = %s, channel = %s, delivered_at = coalesce(%s, now()) where delivery_id = %s",
                 (original_name, channel, delivered_at, delivery_id),
             )
-            return delivery_id, "landed", True, None
-        return delivery_id, current, False, None
+            return delivery_id, "landed", True, None, stored.sha256
+        return delivery_id, current, False, None, stored.sha256
 
 
 def ingest_payload(
@@ -303,7 +405,7 @@ def ingest_payload(
     """Land, validate and publish one delivery (write-audit-publish); idempotent."""
     started = time.monotonic()
     with connect("loader") as conn:
-        delivery_id, status, is_new, reason = record_delivery(
+        delivery_id, status, is_new, reason, sha256 = record_delivery(
             conn, city_code, kind, business_date, channel, original_name, data, marker_sha256, delivered_at
         )
         summary: dict[str, Any] = {
@@ -312,10 +414,13 @@ def ingest_payload(
             "kind": kind,
             "business_date": business_date.isoformat(),
             "original_name": original_name,
+            "sha256": sha256,
             "new": is_new,
         }
         if status != "landed":
-            return {**summary, "status": status if is_new else "unchanged", "reason": reason}
+            done = {**summary, "status": status if is_new else "unchanged", "reason": reason}
+            log_delivery(done)
+            return done
         spec = SPECS[kind]
         extension = original_name.rsplit(".", 1)[-1].lower()
         outcome: ValidationResult | RejectedDelivery
@@ -344,7 +449,9 @@ def ingest_payload(
             extra_columns=table.extra_columns if table else None,
             started=started,
         )
-    return {**summary, **result.as_dict()}
+    done = {**summary, **result.as_dict()}
+    log_delivery(done)
+    return done
 
 
 def ingest_file(delivery: dict[str, Any]) -> dict[str, Any]:
@@ -357,11 +464,17 @@ def ingest_file(delivery: dict[str, Any]) -> dict[str, Any]:
 
 
 def summarize(business_date: dt.date, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The day's ingestion in figures, and the business dates it published deliveries for (the
+    day itself, and any earlier day a late or corrected delivery changed): the warehouse builds them."""
     by_status: dict[str, int] = {}
     for r in results:
         by_status[r["status"]] = by_status.get(r["status"], 0) + 1
+    changed = {business_date} | {
+        dt.date.fromisoformat(r["business_date"]) for r in results if r.get("new") and r.get("business_date")
+    }
     return {
         "business_date": business_date.isoformat(),
+        "business_dates": sorted(d.isoformat() for d in changed),
         "deliveries": len(results),
         "new": sum(1 for r in results if r.get("new")),
         "rows_published": sum(r.get("rows_published", 0) for r in results),
@@ -426,11 +539,13 @@ class ValidationDisagreement(RuntimeError):
 
 
 __all__ = [
-    "business_date_of",
+    "city_label",
+    "city_outcome",
     "ingest_file",
     "ingest_payload",
     "landing_root",
     "plan",
+    "poke_city",
     "poke_file",
     "poke_http",
     "record_expected",

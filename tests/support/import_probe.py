@@ -68,7 +68,21 @@ for path in sys.argv[1:]:
             "dag_id": d.dag_id,
             "tags": sorted(d.tags),
             "doc_md": bool(d.doc_md and d.doc_md.strip()),
-            "tasks": [{"task_id": t.task_id, "owner": t.owner, "retries": t.retries} for t in d.tasks],
+            "description": d.description or "",
+            "on_failure_callback": [
+                f"{c.__module__}.{c.__qualname__}"
+                for c in (d.on_failure_callback if isinstance(d.on_failure_callback, list) else [d.on_failure_callback])
+                if c is not None
+            ],
+            "tasks": [
+                {
+                    "task_id": t.task_id,
+                    "owner": t.owner,
+                    "retries": t.retries,
+                    "execution_timeout": t.execution_timeout.total_seconds() if t.execution_timeout else None,
+                }
+                for t in d.tasks
+            ],
         }
         for d in found.values()
     ]

@@ -1,12 +1,11 @@
-"""The alerts DAG's work for one business date: evaluate (plan events), deliver, record.
+"""The alerts DAG's work for its business dates: evaluate (plan events), deliver, record.
 
-Business date: the run's ``business_date`` param when given; else the
-``business_date`` in the extra of the Asset event that triggered the run (when
-the warehouse DAG attaches one); else the latest business date the warehouse
-has evaluated (``intermediate.int_alert_evaluation_dates``, falling back to the
-latest date the ingest DAG planned). An Asset-triggered run has no meaningful
-data interval of its own, and the warehouse is rebuilt as a whole, so "what the
-warehouse has just evaluated" is the date the alerts are as of.
+Business dates: the run's ``business_date`` param when given; else the dates in
+the extras of the Asset events that triggered the run (the warehouse DAG
+attaches the dates it built); else (the hourly retry run) the latest business
+date the warehouse has evaluated (``intermediate.int_alert_evaluation_dates``,
+falling back to the latest date the ingest DAG planned). An Asset-triggered run
+has no data interval of its own.
 """
 
 from __future__ import annotations
@@ -17,21 +16,9 @@ from typing import Any
 
 from oversight.alerts import notify
 from oversight.alerts.routing import Routing, load_routing
+from oversight.dates import NoBusinessDate, dates_from_extras
+from oversight.dates import as_date as _as_date
 from oversight.warehouse import connect
-
-
-class NoBusinessDate(RuntimeError):
-    """Nothing has been evaluated yet, and no business date was given."""
-
-
-def _as_date(value: Any) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
 
 
 def evaluated_date() -> dt.date | None:
@@ -45,18 +32,18 @@ def evaluated_date() -> dt.date | None:
     return _as_date(row[0]) if row else None
 
 
-def business_date(param: Any = None, triggering_extras: Iterable[dict[str, Any]] = ()) -> dt.date:
-    """The business date a run of the alerts DAG is for (see the module doc)."""
+def business_dates(param: Any = None, triggering_extras: Iterable[dict[str, Any]] = ()) -> list[dt.date]:
+    """The business dates a run of the alerts DAG is for, oldest first (see the module doc)."""
     given = _as_date(param)
     if given:
-        return given
-    dates = [d for d in (_as_date(extra.get("business_date")) for extra in triggering_extras) if d]
+        return [given]
+    dates = dates_from_extras(triggering_extras)
     if dates:
-        return max(dates)
+        return dates
     found = evaluated_date()
     if found is None:
         raise NoBusinessDate("no business date given and the warehouse has evaluated none yet")
-    return found
+    return [found]
 
 
 def evaluate(day: dt.date, routing: Routing | None = None) -> dict[str, Any]:
@@ -68,6 +55,15 @@ def evaluate(day: dt.date, routing: Routing | None = None) -> dict[str, Any]:
     for a in alerts:
         by_status[a.status] = by_status.get(a.status, 0) + 1
     return {"business_date": day.isoformat(), "alerts": by_status, "planned": planned}
+
+
+def deliver_all(evaluations: Iterable[dict[str, Any]], routing: Routing | None = None) -> list[dict[str, Any]]:
+    """``deliver`` for each evaluated date, oldest first."""
+    cfg = routing or load_routing()
+    return [
+        deliver(dt.date.fromisoformat(e["business_date"]), int(e["planned"]), cfg)
+        for e in sorted(evaluations, key=lambda e: str(e["business_date"]))
+    ]
 
 
 def deliver(day: dt.date, planned: int = 0, routing: Routing | None = None) -> dict[str, Any]:
