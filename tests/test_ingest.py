@@ -124,6 +124,60 @@ def test_file_without_ok_marker_waits_until_the_deadline(fresh_warehouse: str, t
     assert pipeline.poke_file(item, wait=True, now=before)["status"] == "published"  # type: ignore[index]
 
 
+def test_a_city_is_done_once_every_kind_arrived_or_the_deadline_passed(fresh_warehouse: str, tmp_path: Path) -> None:
+    """One sensor per city: what arrived is loaded at each poke; the sensor reschedules (frees its
+    worker) while a kind is still awaited, and ends with every kind accounted for."""
+    folder = tmp_path / "610100" / "refunds"
+    folder.mkdir(parents=True)
+    target = folder / "610100_refunds_20261102.csv"
+    target.write_bytes(refunds_csv([refund_row("R1")]).encode())
+    target.with_name(target.name + ".ok").write_text("")
+    (item,) = [i for i in pipeline.plan(str(tmp_path), D) if i["city_code"] == "610100"]
+    assert item["kinds"] == ["institutions", "fee_ledger", "refunds", "complaints"]
+    before = dt.datetime(2026, 11, 3, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    after = dt.datetime(2026, 11, 3, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    assert pipeline.poke_city(item, wait=True, now=before) is None  # three kinds still awaited
+    assert count("select count(*) from raw.refunds") == 1  # what arrived is loaded already
+    done = pipeline.poke_city(item, wait=True, now=after)
+    assert done is not None
+    assert sorted((r["kind"], r["status"]) for r in done) == [
+        ("complaints", "missing"),
+        ("fee_ledger", "missing"),
+        ("institutions", "missing"),
+        ("refunds", "unchanged"),  # loaded at the first poke: loading it again changes nothing
+    ]
+    assert count("select count(*) from raw.refunds") == 1
+    outcome = pipeline.city_outcome(item)
+    assert outcome["kinds"]["refunds"]["status"] == "published" and outcome["kinds"]["refunds"]["rows_published"] == 1
+    assert pipeline.city_label(outcome) == "610100 ? 3 missing, 1 published"
+
+
+def test_a_rejected_delivery_is_flagged_in_the_city_label() -> None:
+    outcome = {
+        "city_code": "610100",
+        "kinds": {"refunds": {"status": "rejected"}, "fee_ledger": {"status": "published"}},
+    }
+    assert pipeline.city_label(outcome) == "610100 ✗ 1 rejected, 1 published"
+
+
+def test_national_planning_stays_within_the_mapping_limit(fresh_warehouse: str, tmp_path: Path) -> None:
+    """Every prefecture-level unit of the country drops files: one mapped task per city, so a
+    national day (and twice as many units) fits Airflow's max_map_length without raising it."""
+    from airflow.configuration import conf
+
+    from oversight.cities import load_cities
+
+    for code in load_cities():
+        (tmp_path / code).mkdir()
+    items = pipeline.plan(str(tmp_path), D)
+    assert len(items) == len(load_cities()) == 340  # 339 prefecture-level units + Yangling's reporting unit
+    assert all(len(i["kinds"]) == 4 for i in items)
+    limit = conf.getint("core", "max_map_length")
+    assert limit == 1024  # not raised
+    assert 2 * len(items) <= limit < 4 * len(items)  # per (city, kind) items would not fit
+    assert pipeline.record_expected(items) == 340 * 4
+
+
 def test_gb18030_csv_with_chinese_headers_and_labels(fresh_warehouse: str) -> None:
     text = refunds_csv([f'R1,{INST_A},"1,200.50",1200.50,现金退费,已完成,2026/10/30,20261101,2026-11-02T09:30:00,'])
     result = ingest(text.encode("gb18030"), "g.csv")
