@@ -15,11 +15,11 @@ from oversight.settings import TIMEZONE
 
 # apache-airflow-providers-standard's python sensor (behind ``@task.sensor``) imports a helper from
 # its deprecated Airflow 2 location; the UserWarning opened every ingest task's log. Silenced by its
-# exact text only, so any other warning still shows.
+# exact text only, so any other warning still shows. (Logged as a UserWarning, raised as a FutureWarning.)
 warnings.filterwarnings(
     "ignore",
     message=r"The `airflow\.utils\.operator_helpers\.determine_kwargs` attribute is deprecated",
-    category=UserWarning,
+    category=FutureWarning,  # airflow.utils.deprecation_tools.DeprecatedImportWarning
 )
 
 START_DATE = pendulum.datetime(2026, 1, 1, tz=TIMEZONE)
