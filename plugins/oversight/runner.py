@@ -111,6 +111,27 @@ def set_paused(dag_ids: tuple[str, ...], paused: bool | dict[str, bool]) -> dict
     return previous
 
 
+def fail_unfinished_runs(dag_ids: tuple[str, ...]) -> list[str]:
+    """Mark runs of ``dag_ids`` left queued or running (an interrupted ``oversight run``) failed, so the
+    scheduler does not resume them alongside the new run. Their work is idempotent: a new run of the
+    same date redoes it without counting anything twice."""
+    from airflow.api.common.mark_tasks import set_dag_run_state_to_failed
+    from airflow.models.dagrun import DagRun
+    from airflow.models.serialized_dag import SerializedDagModel
+
+    with _session() as session:
+        left = [
+            (dr.dag_id, dr.run_id)
+            for dr in session.query(DagRun).filter(DagRun.dag_id.in_(dag_ids), DagRun.state.in_(ACTIVE))
+        ]
+        for dag_id, run_id in left:
+            serialized = SerializedDagModel.get_dag(dag_id, session=session)
+            if serialized is not None:
+                set_dag_run_state_to_failed(dag=serialized, run_id=run_id, commit=True, session=session)
+        session.commit()
+    return [f"{dag_id}/{run_id}" for dag_id, run_id in left]
+
+
 def trigger(dag_id: str, conf: dict[str, Any], run_id: str, note: str | None = None) -> str:
     """A manual run of ``dag_id`` (no logical date: what it is about travels in ``conf``)."""
     from airflow.api.common.trigger_dag import trigger_dag
@@ -320,6 +341,8 @@ def run_range(
         with running(services_env) as services:
             echo(f"Airflow up ({time.monotonic() - t0:.0f}s): {services.base_url}, logs {services.log_dir}")
             wait_until_parsed(CHAIN, services.check)
+            for left in fail_unfinished_runs(CHAIN):
+                echo(f"marked failed: {left} (left unfinished by an earlier, interrupted run)")
             previous = set_paused(CHAIN, False)
             try:
                 chain = Chain(check=services.check, echo=echo)
