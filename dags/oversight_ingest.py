@@ -59,6 +59,15 @@ SENSOR: dict[str, Any] = {
 }
 
 
+def _planned(planned: dict[str, Any] | None) -> dict[str, Any]:
+    """The plan, for the tasks that run whatever happened upstream (``all_done``). Without one (plan
+    failed) there is nothing to summarise or audit: they fail at once, without retries, so that the
+    run ends failed (a skipped last task would let it end "success")."""
+    if planned is None:
+        raise AirflowFailException("no plan: the plan task failed (see its log)")
+    return planned
+
+
 def _label(item: dict[str, Any], done: bool) -> None:
     """The mapped task's label in the grid: what the city's deliveries came to."""
     if done:
@@ -131,7 +140,7 @@ def oversight_ingest() -> None:
 
     @task(trigger_rule="all_done", outlets=list(RAW_ASSETS.values()))
     def summarize(
-        planned: dict[str, Any],
+        planned: dict[str, Any] | None,
         files: list[list[dict[str, Any]]] | None,
         pulls: list[list[dict[str, Any]]] | None,
         late: list[dict[str, Any]] | None,
@@ -140,15 +149,15 @@ def oversight_ingest() -> None:
         # index by length: iterating a lazy XCom sequence past its end logs a spurious 404
         mapped = [group[i] for group in (files, pulls) if group for i in range(len(group))]
         results = [r for city in mapped if city for r in city] + list(late or [])
-        summary = pipeline.summarize(pipeline.planned_date(planned), results)
+        summary = pipeline.summarize(pipeline.planned_date(_planned(planned)), results)
         extra = extra_for(summary["business_dates"])
         for asset in RAW_ASSETS.values():
             outlet_events[asset].extra = extra  # the warehouse builds these dates
         return summary
 
     @task(trigger_rule="all_done")
-    def report_quality(planned: dict[str, Any]) -> dict[str, Any]:
-        return pipeline.report_quality(pipeline.planned_date(planned))
+    def report_quality(planned: dict[str, Any] | None) -> dict[str, Any]:
+        return pipeline.report_quality(pipeline.planned_date(_planned(planned)))
 
     planned = plan()
     files = ingest_city.expand(item=file_items(planned))

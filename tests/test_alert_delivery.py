@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -29,12 +28,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from oversight.alerts import chain_watch, daily, notify
 from oversight.alerts.routing import RoutingConfigError, load_routing, parse_routing
+from oversight.embedded_pg import free_port
 from oversight.warehouse import connect
 from tests.conftest import ROOT
+from tests.support.smtp_server import SmtpServer
 
 SECRET = "SEC0123456789abcdef0123456789abcdef"
 ROBOT_TOKEN = "tok-robot-1"
@@ -42,40 +42,6 @@ ROBOT_TOKEN = "tok-robot-1"
 PERSON_NAME = "王子涵"
 PERSON_PHONE = "13800138000"
 PERSON_ID = "610102201001010012"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        self.messages.append((list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
-        return "250 OK"
-
-
-class SmtpServer:
-    """aiosmtpd on a fixed loopback port, stoppable and restartable (server down, back up)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.box = Mailbox()
-        self.controller: Controller | None = None
-
-    def start(self) -> None:
-        self.controller = Controller(self.box, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller:
-            self.controller.stop()
-            self.controller = None
 
 
 class Robot:

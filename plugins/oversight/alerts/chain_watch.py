@@ -15,10 +15,12 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg
+
 from oversight.alerts import dingtalk, smtp_channel
 from oversight.alerts.connections import ChannelNotConfigured
 from oversight.alerts.notify import Sender, channel_sender
-from oversight.alerts.rendering import render_chain_late
+from oversight.alerts.rendering import Message, render_chain_late
 from oversight.alerts.routing import Routing, load_routing
 from oversight.settings import TIMEZONE
 from oversight.warehouse import connect
@@ -78,11 +80,8 @@ def check(
             (business_date,),
         ).fetchall()
         for channel, recipient, attempts in due:
-            error: str | None = None
-            try:
-                sender(channel, recipient, message)
-            except (ChannelNotConfigured, smtp_channel.EmailError, dingtalk.WebhookError) as exc:
-                error = str(exc)[:1000]
+            key = f"chain_late/{business_date.isoformat()}"
+            error = send_logged(conn, sender, key, channel, recipient, attempts + 1, message)
             status = "failed" if error else "sent"
             conn.execute(
                 "update alerting.chain_notices set status = %s, attempts = attempts + 1, last_error = %s,"
@@ -90,14 +89,37 @@ def check(
                 " where business_date = %s and channel = %s and recipient = %s",
                 (status, error, status, business_date, channel, recipient),
             )
-            conn.execute(
-                "insert into alerting.delivery_attempts"
-                " (message_key, channel, recipient, attempt_number, status, error) values (%s, %s, %s, %s, %s, %s)",
-                (f"chain_late/{business_date.isoformat()}", channel, recipient, attempts + 1, status, error),
-            )
             sent, failed = sent + (error is None), failed + (error is not None)
         conn.commit()
     return {**result, "state": "late", "notices_sent": sent, "notices_failed": failed}
+
+
+def send_logged(
+    conn: psycopg.Connection[Any] | None,
+    send: Sender,
+    message_key: str,
+    channel: str,
+    recipient: str,
+    attempt: int,
+    message: Message,
+) -> str | None:
+    """Send one notice to one recipient and log the attempt in ``alerting.delivery_attempts`` (with ``conn``).
+
+    None when it was delivered, else the channel's error: a channel that is down or not
+    configured never raises here. The caller records the outcome on its notice and commits.
+    """
+    error: str | None = None
+    try:
+        send(channel, recipient, message)
+    except (ChannelNotConfigured, smtp_channel.EmailError, dingtalk.WebhookError) as exc:
+        error = str(exc)[:1000]
+    if conn is not None:
+        conn.execute(
+            "insert into alerting.delivery_attempts"
+            " (message_key, channel, recipient, attempt_number, status, error) values (%s, %s, %s, %s, %s, %s)",
+            (message_key, channel, recipient, attempt, "failed" if error else "sent", error),
+        )
+    return error
 
 
 def _json(value: dict[str, str]) -> str:

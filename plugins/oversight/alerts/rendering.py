@@ -258,3 +258,51 @@ def render_chain_late(business_date: dt.date, deadline: dt.datetime, stages: dic
     footer = ["请数据工程师检查 Airflow 中 oversight_ingest、oversight_warehouse、oversight_alerts 的运行。"]
     text = "\n".join([title, "", *lines, "", *footer])
     return Message(title, text, _markdown(title, [["各环节状态", *lines]], footer))
+
+
+REASON_ZH = {"task_failure": "任务失败", "timed_out": "运行超时", "all_tasks_deadlocked": "任务无法继续（依赖死锁）"}
+
+
+@dataclass(frozen=True)
+class FailedTaskView:
+    """A failed task of a DAG run as the run-failure notice shows it (error already cleaned)."""
+
+    label: str  # task id, with [map index] when mapped
+    log_url: str
+    error: str | None
+
+
+def render_run_failed(
+    dag_id: str,
+    run_id: str,
+    business_dates: str,
+    reason: str,
+    tasks: list[FailedTaskView],
+    error: str | None,
+    more: int = 0,
+) -> Message:
+    """A DAG run failed (Chinese and English): the run, its business date(s), failed tasks, errors, log links."""
+    about = f"业务日期 business date {business_dates}" if business_dates[:1].isdigit() else f"运行 run {run_id}"
+    title = f"【运行失败 Run failed】{dag_id}（{about}）"
+    lines = [
+        f"DAG：{dag_id}",
+        f"运行 Run：{run_id}",
+        f"业务日期 Business date(s)：{business_dates}",
+        f"失败任务 Failed task(s)：{'、'.join(t.label for t in tasks) or '未知 unknown'}"
+        + (f"（另有 {more} 个 and {more} more）" if more > 0 else ""),
+        f"原因 Reason：{REASON_ZH[reason] + ' ' if reason in REASON_ZH else ''}{reason}",
+    ]
+    if error:
+        lines.append(f"错误 Error：{error}")
+    lines += [f"错误 Error（{t.label}）：{t.error}" for t in tasks if t.error]
+    logs = [f"日志 Log（{t.label}）：{t.log_url}" for t in tasks]
+    footer = [
+        "请数据工程师查看日志，排除问题后在 Airflow 中清除（Clear）失败的任务重跑。同一运行只通知一次。",
+        "Data engineers: read the log, fix the cause, then clear the failed task(s) in Airflow. One notice per run.",
+        "本消息由校外培训监管数据平台自动发送，不含个人信息。",
+    ]
+    text = "\n".join([title, "", *lines, *logs, "", *footer])
+    blocks = [["运行 Run", *lines]]
+    if tasks:
+        blocks.append(["日志 Logs", *(f"[{t.label}]({t.log_url})" for t in tasks)])
+    return Message(title, text, _markdown(title, blocks, footer))
