@@ -7,7 +7,9 @@ would show UTC. This plugin's root middleware adds one line of script to the
 UI's HTML that sets the default to the deployment's time zone when the browser
 has none stored; a user's own choice in the UI is kept.
 
-Registered by the package's ``airflow.plugins`` entry point (pyproject.toml).
+Loaded by Airflow's plugin manager from ``plugins/oversight_airflow_plugin.py`` (the
+plugins folder; an entry point would be seen twice where the package is installed
+editable, its egg-info lying in the plugins folder).
 """
 
 from __future__ import annotations
