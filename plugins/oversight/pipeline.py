@@ -35,13 +35,12 @@ from oversight.spec import SPECS
 from oversight.validation import ValidationResult, validate
 from oversight.warehouse import connect
 
+log = logging.getLogger("oversight.ingest")
+
 
 def landing_root(configured: str | None = None) -> Path:
     root = configured or os.environ.get("OVERSIGHT_LANDING_ROOT") or str(paths().local / "landing")
     return Path(root).resolve()
-
-
-log = logging.getLogger("oversight.ingest")
 
 
 def plan(root: str | None, business_date: dt.date) -> list[dict[str, Any]]:
