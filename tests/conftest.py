@@ -156,7 +156,7 @@ def shaanxi_week(template_url: str, airflow_ready: dict[str, str], tmp_path_fact
         "--end",
         SHAANXI_END,
         env={"WAREHOUSE_URL": url},
-        timeout=1500,
+        timeout=2400,  # seven dates through the real scheduler: about 11 minutes on two idle cores
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     manifest = json.loads((landing / "_simulation" / "manifest.json").read_text(encoding="utf-8"))
