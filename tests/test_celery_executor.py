@@ -57,7 +57,7 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
 
 
-def _wait_for_workers(broker_url: str, names: set[str], check: Callable[[], None], timeout: float = 120) -> set[str]:
+def _wait_for_workers(broker_url: str, names: set[str], check: Callable[[], None], timeout: float = 300) -> set[str]:
     """Until every Celery worker of ``names`` answers a ping over the broker (full names returned)."""
     from celery import Celery
 
@@ -153,6 +153,7 @@ def test_celery_provider_imports() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # a whole chain on a busy machine; about 4 minutes on two idle cores
 def test_one_date_through_celery_workers(
     template_url: str,
     airflow_ready: dict[str, str],
@@ -208,7 +209,7 @@ def test_one_date_through_celery_workers(
         wait_until_parsed(CHAIN, services.check)
         previous = set_paused(CHAIN, False)
         try:
-            runs = Chain(check=services.check, echo=print, timeout=480).run_date(DAY, landing.resolve(), f"{DAY}")
+            runs = Chain(check=services.check, echo=print, timeout=1200).run_date(DAY, landing.resolve(), f"{DAY}")
         finally:
             set_paused(CHAIN, previous)
         tis = _settled_task_instances([r.run_id for r in runs])

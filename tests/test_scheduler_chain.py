@@ -41,6 +41,7 @@ print(json.dumps([{"dag_id": r.dag_id, "run_type": r.run_type, "state": r.state,
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # two `oversight run`s of one date each; about 5 minutes on two idle cores
 def test_late_delivery_of_yesterday_is_rebuilt_with_today_through_the_scheduler(
     template_url: str, airflow_ready: dict[str, str], tmp_path: Path
 ) -> None:
