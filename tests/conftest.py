@@ -160,7 +160,17 @@ def shaanxi_week(template_url: str, airflow_ready: dict[str, str], tmp_path_fact
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     manifest = json.loads((landing / "_simulation" / "manifest.json").read_text(encoding="utf-8"))
-    return {"manifest": manifest, "landing": landing, "url": url, "run_stdout": run.stdout, "local": TEST_LOCAL}
+    from tests.support.mart_checksums import mart_checksums
+
+    return {
+        "manifest": manifest,
+        "landing": landing,
+        "url": url,
+        "run_stdout": run.stdout,
+        "local": TEST_LOCAL,
+        # as the week left them: later tests acknowledge alerts and re-run dates in this database
+        "mart_checksums": mart_checksums(url),
+    }
 
 
 @pytest.fixture(scope="session")

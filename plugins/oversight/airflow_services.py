@@ -70,6 +70,17 @@ class Services:
         return {}
 
 
+def _die_with_parent() -> None:
+    """In each child, before exec: SIGTERM when the process that started it dies (Linux
+    ``PR_SET_PDEATHSIG``), so that no scheduler outlives an ``oversight run`` that was killed
+    (SIGKILL skips its ``finally``) and goes on running tasks with a stale environment."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _stop(procs: Mapping[str, subprocess.Popen[bytes]]) -> None:
     for p in procs.values():
         if p.poll() is None:
@@ -99,7 +110,13 @@ def running(
         for name in components:
             cmd = [exe, *name.split()]
             log = open(log_dir / f"{name.replace(' ', '-')}.log", "ab")  # noqa: SIM115 - lives as long as the child
-            services.procs[name] = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+            services.procs[name] = subprocess.Popen(
+                cmd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
+            )
         deadline = time.monotonic() + timeout
         while not services.healthy():
             services.check()
