@@ -31,7 +31,7 @@ COPY expectations ./expectations
 COPY deploy ./deploy
 # the compiled dbt manifest the warehouse DAG is rendered from (Cosmos LoadMode.DBT_MANIFEST),
 # and the generated seeds: built into the image, so parsing a DAG file never runs dbt
-RUN python -c "from oversight.dbt_build import prepare; prepare()"
+RUN python -c "from oversight.warehouse.dbt import prepare; prepare()"
 
 RUN mkdir -p /opt/airflow /data/landing /data/store /data/local && chown -R airflow: /opt/airflow /data /opt/oversight
 USER airflow

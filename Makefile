@@ -47,12 +47,12 @@ test: lint manifest
 
 # the dbt manifest the warehouse DAG is rendered from (Cosmos LoadMode.DBT_MANIFEST); idempotent
 manifest: venv
-	$(BIN)/python -c "from oversight.dbt_build import prepare; prepare()"
+	$(BIN)/python -c "from oversight.warehouse.dbt import prepare; prepare()"
 
 # dbt docs of the warehouse on http://127.0.0.1:$(DOCS_PORT) (needs the database for the catalog)
 DOCS_PORT ?= 8081
 docs: manifest
-	$(BIN)/python -c "from oversight.dbt_build import docs; docs(port=$(DOCS_PORT))"
+	$(BIN)/python -c "from oversight.warehouse.dbt import docs; docs(port=$(DOCS_PORT))"
 
 stop:
 	@test -x $(BIN)/oversight && $(BIN)/oversight db stop || echo "no virtualenv: nothing to stop"

@@ -22,14 +22,15 @@ from pathlib import Path
 
 import psycopg
 
-from oversight import gx_project, pipeline
-from oversight.landing import discover_files
-from oversight.migrate import migrate
-from oversight.parsing import read_payload
-from oversight.simulator import simulate
-from oversight.spec import SPECS
-from oversight.validation import canonical_uscc, validate
-from oversight.warehouse import sibling_database_url, warehouse_url
+from oversight.contract.spec import SPECS
+from oversight.db.connection import sibling_database_url, warehouse_url
+from oversight.db.migrate import migrate
+from oversight.devkit.simulator import simulate
+from oversight.ingest import tasks as pipeline
+from oversight.ingest.landing import discover_files
+from oversight.ingest.parsing import read_payload
+from oversight.ingest.validation import canonical_uscc, validate
+from oversight.quality import suites as gx_project
 
 DAY = dt.date(2026, 11, 2)
 META = ["delivery_id", "source_city_code", "business_date", "row_number"]

@@ -1,7 +1,7 @@
 """Warehouse build time of day N+1 after N days of history, for N = 1, 30, 90.
 
 A script, not a test: prints figures. One fresh warehouse database; simulated
-deliveries (``oversight.simulator``, a few cities) are ingested day by day through the
+deliveries (``oversight.devkit.simulator``, a few cities) are ingested day by day through the
 real pipeline (validation, load, ``audit.rebuild_dates``). At each N the history is
 built once (untimed), then day N+1 is delivered and its incremental build is timed:
 the same ``dbt build`` (models, seeds, snapshot, data and unit tests) the warehouse
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("OVERSIGHT_LOCAL_DIR", str(ROOT / ".local" / "bench-warehouse"))
 os.environ.pop("WAREHOUSE_URL", None)
 
-from oversight.settings import apply_telemetry_off  # noqa: E402
+from oversight.config import apply_telemetry_off  # noqa: E402
 
 apply_telemetry_off()
 
@@ -37,7 +37,7 @@ EXCLUDE = ["path:models/intermediate/alerts", "path:models/marts/alerts", "path:
 
 
 def ingest_day(landing: Path, day: dt.date) -> int:
-    from oversight import pipeline
+    from oversight.ingest import tasks as pipeline
 
     rows = 0
     for city_dir in sorted(p for p in landing.iterdir() if p.is_dir() and not p.name.startswith("_")):
@@ -51,7 +51,7 @@ def ingest_day(landing: Path, day: dt.date) -> int:
 
 
 def build(dates: list[dt.date] | None = None) -> float:
-    from oversight import dbt_build
+    from oversight.warehouse import dbt as dbt_build
 
     args = ["build"]
     for s in WAREHOUSE_ONLY:
@@ -77,10 +77,10 @@ def main() -> int:
 
     import psycopg
 
-    from oversight import dbt_build
-    from oversight.migrate import migrate
-    from oversight.simulator import simulate
-    from oversight.warehouse import sibling_database_url, warehouse_url
+    from oversight.db.connection import sibling_database_url, warehouse_url
+    from oversight.db.migrate import migrate
+    from oversight.devkit.simulator import simulate
+    from oversight.warehouse import dbt as dbt_build
 
     admin = sibling_database_url(warehouse_url(), "postgres")
     with psycopg.connect(admin, autocommit=True) as conn:

@@ -33,9 +33,9 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from oversight.alerts import daily, notify
 from oversight.assets import RISK_ALERTS_ASSET
+from oversight.config import TIMEZONE
 from oversight.dag_support import START_DATE, default_args, on_dag_failure
 from oversight.dates import event_extras
-from oversight.settings import TIMEZONE
 
 
 @dag(

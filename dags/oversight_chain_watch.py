@@ -21,8 +21,8 @@ from airflow.sdk import dag, task
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from oversight.alerts import chain_watch
+from oversight.config import TIMEZONE
 from oversight.dag_support import START_DATE, default_args, on_dag_failure
-from oversight.settings import TIMEZONE
 
 
 @dag(

@@ -23,9 +23,9 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from oversight.config import TIMEZONE
 from oversight.dag_support import START_DATE, default_args, on_dag_failure
 from oversight.dates import run_business_date
-from oversight.settings import TIMEZONE
 
 
 @dag(

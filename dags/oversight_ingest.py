@@ -30,7 +30,7 @@ logical date.
 
 Run conf: `business_date`, `landing` (root directory), `wait` (false for
 backfills over a static folder: what is not there is missing).
-Logic: `oversight.pipeline`.
+Logic: `oversight.ingest.tasks`.
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ import pendulum
 from airflow.sdk import BaseHook, Param, PokeReturnValue, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from oversight import pipeline
 from oversight.assets import RAW_ASSETS
+from oversight.config import TIMEZONE
 from oversight.dag_support import START_DATE, default_args, on_dag_failure
 from oversight.dates import NoBusinessDate, extra_for, run_business_date
-from oversight.http_source import CredentialsRefused
-from oversight.settings import TIMEZONE
+from oversight.ingest import tasks as pipeline
+from oversight.ingest.http_source import CredentialsRefused
 
 # a city whose extracts are not all there yet frees the worker and is asked again in 10 minutes
 SENSOR: dict[str, Any] = {

@@ -16,9 +16,9 @@ has no data interval: the business dates travel in the events' extra.
 3. `publish`: records the planned dates built and emits the mart Assets with
    the dates built in the events' extra; they schedule `oversight_alerts`.
 
-Connection: `oversight.dbt_build.dbt_env()` (warehouse URL, role
+Connection: `oversight.warehouse.dbt.dbt_env()` (warehouse URL, role
 `oversight_transformer`, pseudonymisation key from configuration). Logic:
-`oversight.dbt_build`; models: `dbt_project/`.
+`oversight.warehouse.dbt`; models: `dbt_project/`.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from oversight import dbt_build
 from oversight.assets import RAW_ASSETS
 from oversight.dag_support import OWNER, START_DATE, default_args, on_dag_failure
 from oversight.dates import as_date, dates_from_extras, event_extras, extra_for
-from oversight.dbt_build import WAREHOUSE_MART_ASSETS
+from oversight.warehouse import dbt as dbt_build
+from oversight.warehouse.dbt import WAREHOUSE_MART_ASSETS
 
 DEFAULT_ARGS = default_args()
 

@@ -23,12 +23,12 @@ os.environ.pop("AIRFLOW_HOME", None)
 os.environ.pop("WAREHOUSE_URL", None)  # tests always use their own embedded server
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
-from oversight.settings import apply_telemetry_off  # noqa: E402
+from oversight.config import apply_telemetry_off  # noqa: E402
 from tests.support.dbt_gates import DbtDocs, docs_generate  # noqa: E402
 
 apply_telemetry_off()
 
-from oversight.dbt_build import prepare as _prepare_dbt  # noqa: E402
+from oversight.warehouse.dbt import prepare as _prepare_dbt  # noqa: E402
 
 # generated seeds current and the dbt manifest compiled (idempotent): the warehouse DAG
 # file is rendered from the manifest by Cosmos, so it must exist before DAGs are parsed
@@ -40,9 +40,9 @@ def warehouse_url() -> Iterator[str]:
     """URL of a fresh, migrated warehouse database for this test session."""
     import psycopg
 
-    from oversight.migrate import migrate
-    from oversight.warehouse import sibling_database_url
-    from oversight.warehouse import warehouse_url as url_of
+    from oversight.db.connection import sibling_database_url
+    from oversight.db.connection import warehouse_url as url_of
+    from oversight.db.migrate import migrate
 
     url = url_of()
     with psycopg.connect(sibling_database_url(url, "postgres"), autocommit=True) as conn:
@@ -53,7 +53,7 @@ def warehouse_url() -> Iterator[str]:
 
 
 def _admin_url(url: str) -> str:
-    from oversight.warehouse import sibling_database_url
+    from oversight.db.connection import sibling_database_url
 
     return sibling_database_url(url, "postgres")
 
@@ -63,7 +63,7 @@ def template_url(warehouse_url: str) -> str:
     """A migrated, empty warehouse database to copy per module (CREATE DATABASE ... TEMPLATE)."""
     import psycopg
 
-    from oversight.warehouse import sibling_database_url
+    from oversight.db.connection import sibling_database_url
 
     url = sibling_database_url(warehouse_url, "oversight_template")
     with psycopg.connect(_admin_url(warehouse_url), autocommit=True) as conn:
@@ -72,7 +72,7 @@ def template_url(warehouse_url: str) -> str:
     previous = os.environ.get("WAREHOUSE_URL")
     os.environ["WAREHOUSE_URL"] = url
     try:
-        from oversight.migrate import migrate
+        from oversight.db.migrate import migrate
 
         migrate()
     finally:
@@ -86,7 +86,7 @@ def template_url(warehouse_url: str) -> str:
 def fresh_database(template: str, name: str) -> str:
     import psycopg
 
-    from oversight.warehouse import sibling_database_url
+    from oversight.db.connection import sibling_database_url
 
     with psycopg.connect(_admin_url(template), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{name}" with (force)')
@@ -114,7 +114,7 @@ def fresh_warehouse(template_url: str, request: pytest.FixtureRequest) -> Iterat
 @pytest.fixture(scope="session")
 def airflow_ready(warehouse_url: str) -> dict[str, str]:
     """The Airflow runtime (metadata DB migrated), as environment variables."""
-    from oversight.airflow_runtime import airflow_env, ensure_metadata_db
+    from oversight.devkit.airflow_runtime import airflow_env, ensure_metadata_db
 
     ensure_metadata_db()
     return airflow_env()

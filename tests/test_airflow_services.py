@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from oversight.embedded_pg import free_port
+from oversight.devkit.embedded_pg import free_port
 from tests.conftest import run_cli
 
 

@@ -56,8 +56,8 @@ def test_other_responses_pass_through_untouched() -> None:
 
 @pytest.mark.slow
 def test_the_real_api_server_serves_the_ui_with_the_default_zone(airflow_ready: dict[str, str]) -> None:
-    from oversight.airflow_services import running
-    from oversight.embedded_pg import free_port
+    from oversight.devkit.airflow_services import running
+    from oversight.devkit.embedded_pg import free_port
 
     port = str(free_port())
     previous = os.environ.get("OVERSIGHT_API_PORT")

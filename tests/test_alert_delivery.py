@@ -31,8 +31,8 @@ import pytest
 
 from oversight.alerts import chain_watch, daily, notify
 from oversight.alerts.routing import RoutingConfigError, load_routing, parse_routing
-from oversight.embedded_pg import free_port
-from oversight.warehouse import connect
+from oversight.db.connection import connect
+from oversight.devkit.embedded_pg import free_port
 from tests.conftest import ROOT
 from tests.support.smtp_server import SmtpServer
 
@@ -216,7 +216,7 @@ def run_dag(dag_id: str, env: dict[str, str], logical: str, conf: dict[str, Any]
     """Run one DAG's tasks in process (dag.test) in a subprocess; returns its final state."""
     code = """
 import json, sys, pendulum
-from oversight.runner import prepare_runtime
+from oversight.devkit.runner import prepare_runtime
 from tests.support.inprocess import load_dag, forget_previous_run
 prepare_runtime()
 dag = load_dag(sys.argv[1])

@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from oversight.settings import paths
+from oversight.config import paths
 from tests.conftest import SHAANXI_END, run_cli
 from tests.support.dbt_gates import DbtDocs, assert_full_coverage, assert_score
 from tests.test_alert_delivery import Robot, SmtpServer, valid_signature
@@ -154,7 +154,7 @@ def test_ack_and_list_survive_a_full_refresh(shaanxi_week: dict[str, Any]) -> No
     assert lines[0].split()[:3] == ["预警编号", "级别", "状态"]
     assert any(target[0][:12] in line and "铜川市" in line and "已确认" in line for line in lines)
 
-    from oversight.alerts.text_table import width
+    from oversight.reporting.tables import width
 
     body = [line for line in lines[2:] if line.strip() and not line.startswith("共")]
     header_cols = [width(lines[0][: lines[0].index(h)]) for h in ("规则", "城市")]
@@ -170,7 +170,7 @@ def test_ack_and_list_survive_a_full_refresh(shaanxi_week: dict[str, Any]) -> No
     old_env = os.environ.get("WAREHOUSE_URL")
     os.environ["WAREHOUSE_URL"] = url
     try:
-        from oversight.dbt_build import run_dbt
+        from oversight.warehouse.dbt import run_dbt
 
         ids_before = [r[0] for r in alerts(url)]
         # every model the alerts depend on, incremental ones included, rebuilt from scratch

@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterable
 import openpyxl
 import pytest
 
-from oversight import gx_project
-from oversight.parsing import RejectedDelivery, read_payload
-from oversight.spec import SPECS
-from oversight.validation import ValidationResult, validate
+from oversight.contract.spec import SPECS
+from oversight.ingest.parsing import RejectedDelivery, read_payload
+from oversight.ingest.validation import ValidationResult, validate
+from oversight.quality import suites as gx_project
 
 D = dt.date(2026, 11, 2)
 OK_ID = "91350100M000100Y43"

@@ -4,7 +4,7 @@ What docker-compose.yml deploys (CeleryExecutor, Redis broker, the metadata
 database as Celery's result backend, several workers), on loopback: our own
 redis-server, the four Airflow components plus two ``airflow celery worker``
 processes with distinct Celery hostnames, and one business date driven through
-them the way ``oversight run`` does (oversight.runner).
+them the way ``oversight run`` does (oversight.devkit.runner).
 
 Which worker ran a task instance: in Airflow 3.3 ``task_instance.hostname`` is
 the machine's name (``[core] hostname_callable``, the same for two workers on
@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from oversight.embedded_pg import free_port
+from oversight.devkit.embedded_pg import free_port
 from tests.conftest import fresh_database, run_cli
 from tests.support.redis_server import RedisServer, redis_server, redis_server_binary
 
@@ -98,7 +98,7 @@ def _task_instances(run_ids: list[str]) -> list[dict[str, Any]]:
     """The chain's task instances, each with the Celery worker that ran it (celery_taskmeta)."""
     from sqlalchemy import text
 
-    from oversight.runner import _session
+    from oversight.devkit.runner import _session
 
     with _session() as session:
         rows = session.execute(
@@ -130,7 +130,7 @@ def _fresh_result_tables() -> None:
     """Celery creates celery_taskmeta once; a copy made without ``result_extended`` has no worker column."""
     from sqlalchemy import text
 
-    from oversight.runner import _session
+    from oversight.devkit.runner import _session
 
     with _session() as session:
         has_worker = session.execute(
@@ -161,9 +161,9 @@ def test_one_date_through_celery_workers(
     restored_environ: None,
     redis: RedisServer,
 ) -> None:
-    from oversight.airflow_runtime import metadata_url
-    from oversight.airflow_services import COMPONENTS, running
-    from oversight.runner import CHAIN, Chain, prepare_runtime, set_paused, wait_until_parsed
+    from oversight.devkit.airflow_runtime import metadata_url
+    from oversight.devkit.airflow_services import COMPONENTS, running
+    from oversight.devkit.runner import CHAIN, Chain, prepare_runtime, set_paused, wait_until_parsed
 
     t0 = time.monotonic()
     landing = tmp_path / "landing"

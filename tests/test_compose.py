@@ -80,11 +80,11 @@ def test_image_installs_from_the_lock_file() -> None:
 def test_image_carries_the_compiled_manifest_and_channels_are_connections() -> None:
     """The warehouse DAG parses from the manifest built into the image; every channel the routing
     names has an example Airflow connection."""
-    from oversight.alerts.local_outbox import LocalOutbox
     from oversight.alerts.routing import load_routing
+    from oversight.devkit.local_outbox import LocalOutbox
 
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert dockerfile.index("COPY dbt_project") < dockerfile.index("dbt_build import prepare")
+    assert dockerfile.index("COPY dbt_project") < dockerfile.index("warehouse.dbt import prepare")
     example = (ROOT / ".env.example").read_text()
     routing = load_routing()
     for conn_id in [routing.email_conn_id, *LocalOutbox(ROOT, routing).webhook_conn_ids()]:

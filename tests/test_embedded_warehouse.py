@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from oversight.embedded_pg import EmbeddedPostgres, pg_bin_dir
+from oversight.devkit.embedded_pg import EmbeddedPostgres, pg_bin_dir
 from tests.conftest import TEST_LOCAL, run_cli
 
 

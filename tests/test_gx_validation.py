@@ -10,11 +10,12 @@ import json
 
 import pytest
 
-from oversight import gx_project, pipeline
-from oversight.parsing import read_payload
-from oversight.spec import SPECS
-from oversight.validation import UndeclaredRule, validate
-from oversight.warehouse import connect
+from oversight.contract.spec import SPECS
+from oversight.db.connection import connect
+from oversight.ingest import tasks as pipeline
+from oversight.ingest.parsing import read_payload
+from oversight.ingest.validation import UndeclaredRule, validate
+from oversight.quality import suites as gx_project
 
 D = dt.date(2026, 11, 2)
 OK_ID = "91350100M000100Y43"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from oversight import pipeline
-from oversight.city_server import CityPlatform, CityServer, Fault, parse_fault
-from oversight.http_source import CredentialsRefused, HttpSourceError, NotReady, RetryPolicy, fetch_extract
-from oversight.warehouse import connect
+from oversight.db.connection import connect
+from oversight.devkit.city_server import CityPlatform, CityServer, Fault, parse_fault
+from oversight.ingest import tasks as pipeline
+from oversight.ingest.http_source import CredentialsRefused, HttpSourceError, NotReady, RetryPolicy, fetch_extract
 
 D = dt.date(2026, 11, 2)
 TOKEN = "s3cret-token"

@@ -13,8 +13,8 @@ import openpyxl
 import psycopg
 import pytest
 
-from oversight import pipeline
-from oversight.warehouse import connect
+from oversight.db.connection import connect
+from oversight.ingest import tasks as pipeline
 
 D = dt.date(2026, 11, 2)
 INST_A = "91350100M000100Y43"
@@ -165,7 +165,7 @@ def test_national_planning_stays_within_the_mapping_limit(fresh_warehouse: str, 
     national day (and twice as many units) fits Airflow's max_map_length without raising it."""
     from airflow.configuration import conf
 
-    from oversight.cities import load_cities
+    from oversight.contract.cities import load_cities
 
     for code in load_cities():
         (tmp_path / code).mkdir()

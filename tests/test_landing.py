@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from oversight.landing import LandingError, discover_files, inside, store_payload
+from oversight.ingest.landing import LandingError, discover_files, inside, store_payload
 
 D = dt.date(2026, 11, 2)
 

@@ -9,8 +9,8 @@ import pytest
 
 from oversight.alerts import dingtalk, smtp_channel
 from oversight.alerts.connections import Endpoint
-from oversight.alerts.local_outbox import LocalOutbox
 from oversight.alerts.routing import load_routing
+from oversight.devkit.local_outbox import LocalOutbox
 
 
 def endpoint(env: dict[str, str], conn_id: str) -> Endpoint:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from oversight import migrate as migrate_mod
-from oversight.migrate import Migration, MigrationError, available, migrate
-from oversight.warehouse import connect
+from oversight.db import migrate as migrate_mod
+from oversight.db.connection import connect
+from oversight.db.migrate import Migration, MigrationError, available, migrate
 
 SCHEMAS = {
     "landing",

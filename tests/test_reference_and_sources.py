@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from oversight.cities import generate_from_cpca, load_cities, province_units, reference_path
-from oversight.simulator import simulate
-from oversight.sources import SourceConfigError, load_sources, parse_sources
+from oversight.contract.cities import generate_from_cpca, load_cities, province_units, reference_path
+from oversight.contract.sources import SourceConfigError, load_sources, parse_sources
+from oversight.devkit.simulator import simulate
 
 
 def test_committed_reference_matches_the_package() -> None:
@@ -101,7 +101,7 @@ def test_simulator_is_deterministic_per_seed(tmp_path: Path) -> None:
 
 
 def test_plan_covers_configured_and_unconfigured_cities(tmp_path: Path) -> None:
-    from oversight.pipeline import plan
+    from oversight.ingest.tasks import plan
 
     (tmp_path / "440300" / "refunds").mkdir(parents=True)  # Shenzhen drops files without being configured
     (tmp_path / "not-a-city").mkdir()

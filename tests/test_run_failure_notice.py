@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from oversight.alerts import run_failures
-from oversight.embedded_pg import free_port
-from oversight.warehouse import connect
+from oversight.db.connection import connect
+from oversight.devkit.embedded_pg import free_port
 from tests.support.smtp_server import SmtpServer as BaseSmtpServer
 
 DAG_ID = "oversight_ingest"
@@ -73,7 +73,7 @@ def channels(tmp_path: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) 
 def airflow_here(airflow_ready: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """This process's Airflow (configuration, metadata ORM) on the test runtime, with its own API port."""
     monkeypatch.setenv("OVERSIGHT_API_PORT", str(free_port()))  # never the port of another Airflow on this host
-    from oversight.airflow_runtime import airflow_env
+    from oversight.devkit.airflow_runtime import airflow_env
 
     env = airflow_env()
     for key, value in env.items():
@@ -160,7 +160,7 @@ def test_a_failed_run_is_told_once_through_the_real_scheduler(
     from airflow.utils.types import DagRunTriggeredByType
     from sqlalchemy import select
 
-    from oversight.airflow_services import running
+    from oversight.devkit.airflow_services import running
 
     run_id = f"test_run_failed__{uuid.uuid4().hex[:12]}"
     was_paused: bool | None = None

@@ -25,9 +25,9 @@ def _runs(env: dict[str, str]) -> list[dict[str, Any]]:
     """The chain's DAG runs as the scheduler recorded them (dag, type, state, dates of its events)."""
     code = """
 import json
-from oversight.airflow_runtime import configure_process
+from oversight.devkit.airflow_runtime import configure_process
 configure_process()
-from oversight.runner import CHAIN, runs_since
+from oversight.devkit.runner import CHAIN, runs_since
 import datetime as dt
 runs = runs_since(CHAIN, dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
 print(json.dumps([{"dag_id": r.dag_id, "run_type": r.run_type, "state": r.state, "dates": r.dates,

@@ -146,7 +146,7 @@ def test_every_published_delivery_has_gx_results_that_agree_with_the_engine(shaa
 
 
 def test_each_city_with_rejections_gets_a_report_per_day(shaanxi_week: dict[str, Any]) -> None:
-    from oversight.rejections import cities_with_rejections
+    from oversight.quality.rejections import cities_with_rejections
 
     reports = shaanxi_week["local"] / "reports" / "rejections"
     bad = shaanxi_week["manifest"]["bad_data"]

@@ -26,7 +26,7 @@ def test_runtime_environment_turns_telemetry_off(airflow_ready: dict[str, str]) 
 
 
 def test_telemetry_wins_over_the_callers_environment(warehouse_url: str) -> None:
-    from oversight.airflow_runtime import airflow_env
+    from oversight.devkit.airflow_runtime import airflow_env
 
     before = os.environ.get("GX_ANALYTICS_ENABLED")
     os.environ["GX_ANALYTICS_ENABLED"] = "True"

@@ -265,15 +265,15 @@ def _student_id(n: int) -> str:
 
 
 def _deliver(city: str, kind: str, data: bytes) -> None:
-    from oversight import pipeline
+    from oversight.ingest import tasks as pipeline
 
     result = pipeline.ingest_payload(city, kind, HENAN_DAY, "file", f"{city}_{kind}_{HENAN_DAY:%Y%m%d}.csv", data)
     assert result.get("status") == "published", result
 
 
 def test_luoyang_and_puyang_rows_from_our_own_deliveries(fresh_warehouse: str) -> None:
-    from oversight import dbt_build
-    from oversight.migrate import migrate
+    from oversight.db.migrate import migrate
+    from oversight.warehouse import dbt as dbt_build
 
     migrate()
     luoyang = _institutions(LUOYANG, dereg=292, conv=99, remaining=93, mode="reserve")
@@ -369,7 +369,7 @@ DBT_SCORE_MODEL_MIN = 8.5
 
 
 def test_dbt_score_and_coverage_of_the_marts(dbt_docs: DbtDocs) -> None:
-    from oversight import dbt_build
+    from oversight.warehouse import dbt as dbt_build
 
     assert (dbt_docs.target / "catalog.json").is_file() and (dbt_docs.target / "index.html").is_file()
     # documentation and test coverage of the marts: 100% (the alert marts, issue 6's
@@ -406,8 +406,9 @@ def test_a_late_delivery_rebuilds_only_the_dates_it_touches(fresh_warehouse: str
     a late refund version for day 2 arrive: only those dates are rebuilt (day 3's
     institution rows are not rewritten), and the cumulative refund figures stay those
     of each case's latest state on or before each date."""
-    from oversight import dbt_build, pipeline
-    from oversight.migrate import migrate
+    from oversight.db.migrate import migrate
+    from oversight.ingest import tasks as pipeline
+    from oversight.warehouse import dbt as dbt_build
 
     migrate()
     d1, d2, d3 = dt.date(2026, 11, 2), dt.date(2026, 11, 3), dt.date(2026, 11, 4)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from oversight import pipeline
-from oversight.warehouse import connect
+from oversight.db.connection import connect
+from oversight.ingest import tasks as pipeline
 
 D = dt.date(2026, 11, 2)
 HEADER = "refund_id,institution_id,requested_amount_yuan,refunded_amount_yuan,status,requested_date,updated_at"
@@ -23,7 +23,8 @@ CHILD = textwrap.dedent(
     """
     import datetime as dt, os, sys
     from pathlib import Path
-    from oversight import loading, pipeline
+    from oversight.ingest import publish as loading
+    from oversight.ingest import tasks as pipeline
 
     stage = sys.argv[2]
     original_copy_valid, original_copy_quarantine = loading._copy_valid, loading._copy_quarantine
@@ -71,7 +72,7 @@ def test_killed_during_publish_then_rerun(fresh_warehouse: str, tmp_path: Path, 
 
 
 def test_rejection_report_is_actionable_and_formula_safe(fresh_warehouse: str, tmp_path: Path) -> None:
-    from oversight.rejections import write_report
+    from oversight.quality.rejections import write_report
 
     text = "\n".join(
         [

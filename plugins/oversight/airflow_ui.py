@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-from oversight.settings import TIMEZONE
+from oversight.config import TIMEZONE
 
 STORAGE_KEY = "timezone"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
-from oversight.contract import KINDS
+from oversight.contract.files import KINDS
 
 WAREHOUSE = "postgres://warehouse:5432/oversight"
 

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from oversight.settings import apply_telemetry_off
+from oversight.config import apply_telemetry_off
 
 
 def _date(text: str) -> dt.date:
@@ -19,20 +19,20 @@ def _date(text: str) -> dt.date:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from oversight.runner import run_range
+    from oversight.devkit.runner import run_range
 
     return run_range(Path(args.landing), args.start, args.end, verbose=args.verbose)
 
 
 def cmd_db_url(args: argparse.Namespace) -> int:
-    from oversight.warehouse import warehouse_url
+    from oversight.db.connection import warehouse_url
 
     print(warehouse_url())
     return 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from oversight.warehouse import embedded, is_embedded, warehouse_url
+    from oversight.db.connection import embedded, is_embedded, warehouse_url
 
     if args.action == "start":
         print(warehouse_url())
@@ -48,7 +48,7 @@ def cmd_db(args: argparse.Namespace) -> int:
             port = embedded().running_port()
             print(f"running on 127.0.0.1:{port}" if port else "not running")
     elif args.action == "migrate":
-        from oversight.migrate import migrate
+        from oversight.db.migrate import migrate
 
         applied = migrate()
         print("applied: " + ", ".join(applied) if applied else "up to date")
@@ -56,26 +56,26 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_airflow(args: argparse.Namespace) -> int:
-    from oversight.airflow_runtime import airflow_cmd, ensure_metadata_db
+    from oversight.devkit.airflow_runtime import airflow_cmd, ensure_metadata_db
 
     ensure_metadata_db()
     return airflow_cmd(args.airflow_args, check=False).returncode
 
 
 def cmd_airflow_up(args: argparse.Namespace) -> int:
-    from oversight.airflow_services import serve
+    from oversight.devkit.airflow_services import serve
 
     return serve(until_healthy=args.until_healthy, timeout=args.timeout)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from oversight.demo import demo
+    from oversight.devkit.demo import demo
 
     return demo()
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from oversight.simulator import simulate
+    from oversight.devkit.simulator import simulate
 
     manifest = simulate(
         Path(args.out),
@@ -96,7 +96,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_serve_city(args: argparse.Namespace) -> int:
     import time
 
-    from oversight.city_server import CityPlatform, CityServer, parse_fault
+    from oversight.devkit.city_server import CityPlatform, CityServer, parse_fault
 
     faults = [parse_fault(f) for f in args.fault or []]
     token = os.environ.get(args.token_env)
@@ -115,8 +115,8 @@ def cmd_serve_city(args: argparse.Namespace) -> int:
 
 
 def cmd_rejections(args: argparse.Namespace) -> int:
-    from oversight.rejections import write_report
-    from oversight.settings import paths
+    from oversight.config import paths
+    from oversight.quality.rejections import write_report
 
     out = Path(args.out) if args.out else paths().reports / "rejections"
     csv_path, md_path, n = write_report(args.city, args.date, out)
@@ -125,7 +125,7 @@ def cmd_rejections(args: argparse.Namespace) -> int:
 
 
 def cmd_gx(args: argparse.Namespace) -> int:
-    from oversight import gx_project
+    from oversight.quality import suites as gx_project
 
     if args.action == "generate":
         for path in gx_project.generate():

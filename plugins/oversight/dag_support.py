@@ -11,7 +11,7 @@ from typing import Any
 
 import pendulum
 
-from oversight.settings import TIMEZONE
+from oversight.config import TIMEZONE
 
 # apache-airflow-providers-standard's python sensor (behind ``@task.sensor``) imports a helper from
 # its deprecated Airflow 2 location; the UserWarning opened every ingest task's log. Silenced by its

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from oversight.settings import TIMEZONE
+from oversight.config import TIMEZONE
 
 ZONE = ZoneInfo(TIMEZONE)
 EXTRA_DATES = "business_dates"

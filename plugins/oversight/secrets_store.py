@@ -11,7 +11,7 @@ import os
 import secrets
 from collections.abc import Callable
 
-from oversight.settings import paths
+from oversight.config import paths
 
 
 def _fernet_key() -> str:

@@ -20,7 +20,7 @@ class DbtDocs:
 
 def docs_generate(url: str, target: Path) -> DbtDocs:
     """`dbt docs generate` against the warehouse at ``url`` into ``target`` (manifest, catalog, index)."""
-    from oversight import dbt_build
+    from oversight.warehouse import dbt as dbt_build
 
     project = dbt_build.project_dir()
     env = {**os.environ, **dbt_build.dbt_env(url), "DBT_TARGET_PATH": str(target), "DBT_LOG_PATH": str(target)}
@@ -37,7 +37,7 @@ def docs_generate(url: str, target: Path) -> DbtDocs:
 
 def assert_full_coverage(docs: DbtDocs, include: str, exclude: str | None = None) -> None:
     """Documentation and test coverage of the models under ``include`` (minus ``exclude``) is 100%."""
-    from oversight import dbt_build
+    from oversight.warehouse import dbt as dbt_build
 
     target = docs.target
     for kind in ("doc", "test"):
@@ -66,7 +66,7 @@ def assert_full_coverage(docs: DbtDocs, include: str, exclude: str | None = None
 
 def assert_score(docs: DbtDocs, select: str, project_min: float, model_min: float, exclude: str | None = None) -> None:
     """dbt-score of the selected models: the project at least ``project_min``, every model ``model_min``."""
-    from oversight import dbt_build
+    from oversight.warehouse import dbt as dbt_build
 
     target = docs.target
     args = [

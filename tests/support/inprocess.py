@@ -13,7 +13,7 @@ from typing import Any
 def load_dag(dag_id: str) -> Any:
     from airflow.dag_processing.dagbag import DagBag
 
-    from oversight.settings import paths
+    from oversight.config import paths
 
     bag = DagBag(dag_folder=str(paths().dags))
     assert not bag.import_errors, bag.import_errors

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from oversight.embedded_pg import free_port
+from oversight.devkit.embedded_pg import free_port
 
 
 class RedisUnavailable(RuntimeError):

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from oversight.embedded_pg import free_port
+from oversight.devkit.embedded_pg import free_port
 
 
 class Mailbox:

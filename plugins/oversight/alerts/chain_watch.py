@@ -22,8 +22,8 @@ from oversight.alerts.connections import ChannelNotConfigured
 from oversight.alerts.notify import Sender, channel_sender
 from oversight.alerts.rendering import Message, render_chain_late
 from oversight.alerts.routing import Routing, load_routing
-from oversight.settings import TIMEZONE
-from oversight.warehouse import connect
+from oversight.config import TIMEZONE
+from oversight.db.connection import connect
 
 
 def deadline_of(business_date: dt.date, routing: Routing) -> dt.datetime:

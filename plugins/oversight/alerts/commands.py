@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from oversight.alerts.notify import Alert, institution_names, read_alerts
 from oversight.alerts.rendering import SEVERITY_ZH, STATUS_ZH, city_name, rules
 from oversight.alerts.routing import SEVERITIES
-from oversight.alerts.text_table import render
-from oversight.warehouse import connect
+from oversight.db.connection import connect
+from oversight.reporting.tables import render
 
 STATUSES = ("open", "resolved", "acknowledged")
 MIN_PREFIX = 8

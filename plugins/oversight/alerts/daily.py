@@ -18,7 +18,7 @@ from oversight.alerts import notify
 from oversight.alerts.routing import Routing, load_routing
 from oversight.dates import NoBusinessDate, dates_from_extras
 from oversight.dates import as_date as _as_date
-from oversight.warehouse import connect
+from oversight.db.connection import connect
 
 
 def evaluated_date() -> dt.date | None:

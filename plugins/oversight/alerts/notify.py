@@ -36,7 +36,7 @@ from oversight.alerts import dingtalk, smtp_channel
 from oversight.alerts.connections import ChannelNotConfigured, ConnectionGetter, Endpoint, airflow_connection
 from oversight.alerts.rendering import AlertView, Message, render_digest, render_immediate
 from oversight.alerts.routing import SEVERITY_RANK, Routing
-from oversight.warehouse import connect
+from oversight.db.connection import connect
 
 log = logging.getLogger(__name__)
 

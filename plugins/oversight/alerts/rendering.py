@@ -18,8 +18,8 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from oversight.cities import load_cities
-from oversight.settings import paths
+from oversight.config import paths
+from oversight.contract.cities import load_cities
 
 SEVERITY_ZH = {"critical": "严重", "high": "高", "medium": "中", "low": "低"}
 EVENT_ZH = {"opened": "新预警", "escalated": "预警升级"}

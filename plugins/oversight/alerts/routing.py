@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from oversight.cities import is_known_city
+from oversight.contract.cities import is_known_city
 
 SEVERITIES = ("critical", "high", "medium", "low")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(reversed(SEVERITIES), 1)}  # low 1 .. critical 4

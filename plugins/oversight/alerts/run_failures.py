@@ -50,8 +50,8 @@ from oversight.alerts.notify import Sender, channel_sender
 from oversight.alerts.rendering import FailedTaskView, Message, render_run_failed
 from oversight.alerts.routing import Routing, load_routing
 from oversight.dates import NoBusinessDate, dates_from_extras, run_business_date
-from oversight.embedded_pg import EmbeddedPostgresError
-from oversight.warehouse import connect
+from oversight.db.connection import connect
+from oversight.devkit.embedded_pg import EmbeddedPostgresError
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ import os
 import re
 from collections.abc import Callable
 
-from oversight.alerts.local_outbox import LocalOutbox
-from oversight.report import write_report
-from oversight.runner import run_range
-from oversight.settings import paths
-from oversight.simulator import simulate
-from oversight.warehouse import warehouse_url
+from oversight.config import paths
+from oversight.db.connection import warehouse_url
+from oversight.devkit.local_outbox import LocalOutbox
+from oversight.devkit.runner import run_range
+from oversight.devkit.simulator import simulate
+from oversight.reporting.run_report import write_report
 
 DEMO_START = dt.date(2026, 11, 2)  # a Monday: the week includes a rest day
 DEMO_END = dt.date(2026, 11, 8)

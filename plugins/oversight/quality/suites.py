@@ -4,14 +4,14 @@ through them.
 
 How the parts fit:
 
-* ``build_suite(spec)`` turns the contract declaration (``oversight.spec``) into
+* ``build_suite(spec)`` turns the contract declaration (``oversight.contract.spec``) into
   a GX suite: one expectation per rule and column, each tagged in ``meta`` with
   the rule id and column the quarantine reasons use, and the severity (``row``:
   the row is quarantined; ``delivery``: the whole delivery is rejected).
   ``oversight gx generate`` writes the suites, validation definitions and
   checkpoints into the file context; a test keeps the committed files equal to
   what the contract declares.
-* The vectorised engine (``oversight.validation``) evaluates exactly the
+* The vectorised engine (``oversight.ingest.validation``) evaluates exactly the
   (rule, column) pairs the suite declares (``declared_rules``) on whole Arrow
   columns, because quarantine needs the reason for every failing row and GX
   caps its unexpected-value lists.
@@ -39,9 +39,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from oversight.settings import apply_telemetry_off, paths
-from oversight.spec import SPECS, Column, ExtractSpec, When
-from oversight.validation import DECIMAL_RE, MONEY_RE, ValidationResult, failure_key
+from oversight.config import apply_telemetry_off, paths
+from oversight.contract.spec import SPECS, Column, ExtractSpec, When
+from oversight.ingest.validation import DECIMAL_RE, MONEY_RE, ValidationResult, failure_key
 
 if TYPE_CHECKING:
     from great_expectations.core.expectation_suite import ExpectationSuite
@@ -86,7 +86,7 @@ def _condition(when: When, spec: ExtractSpec) -> str:
 
 
 def _column_expectations(spec: ExtractSpec, col: Column) -> list[Any]:
-    from oversight import gx_expectations as custom
+    from oversight.quality import expectations as custom
 
     gxe = _gxe()
 
@@ -216,7 +216,7 @@ def build_suite(spec: ExtractSpec) -> ExpectationSuite:
         expectations=expectations,
         meta={
             "contract": "../shared/contract/city-extracts.md, version 1, sections 2 and 3",
-            "generated_from": "plugins/oversight/spec.py (oversight gx generate)",
+            "generated_from": "plugins/oversight/contract/spec.py (oversight gx generate)",
             "extract": spec.description,
         },
     )
@@ -252,7 +252,7 @@ def _context(root: str, runtime: str) -> FileDataContext:
     os.environ[RUNTIME_ENV] = runtime
     import great_expectations as gx
 
-    from oversight import gx_expectations  # noqa: F401  (registers the custom expectations)
+    from oversight.quality import expectations  # noqa: F401  (registers the custom expectations)
 
     context = gx.get_context(mode="file", project_root_dir=root)
     return context

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from oversight.embedded_pg import EmbeddedPostgres
-from oversight.settings import paths
+from oversight.config import paths
+from oversight.devkit.embedded_pg import EmbeddedPostgres
 
 Role = Literal["loader", "transformer", "analyst"]
 ROLE_NAMES: dict[str, str] = {

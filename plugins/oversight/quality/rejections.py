@@ -14,9 +14,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from oversight.parsing import normalise_header
-from oversight.spec import SPECS
-from oversight.warehouse import connect
+from oversight.contract.spec import SPECS
+from oversight.db.connection import connect
+from oversight.ingest.parsing import normalise_header
 
 HOW_TO_FIX = {
     "encoding": "导出为 UTF-8 或 GB18030 编码 / export the file as UTF-8 or GB18030",

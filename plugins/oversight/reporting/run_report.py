@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from oversight.warehouse import connect
+from oversight.db.connection import connect
 
 
 def _table(headers: list[str], rows: list[tuple[object, ...]]) -> str:
@@ -78,7 +78,7 @@ def raw_section(start: dt.date, end: dt.date) -> str:
 
 def warehouse_section(end: dt.date) -> str:
     """The supervision report figures (marts.supervision_report) as of the last date."""
-    from oversight.supervision_report import markdown
+    from oversight.reporting.supervision import markdown
 
     return (
         "## Supervision report (warehouse)\n\n"
@@ -89,7 +89,7 @@ def warehouse_section(end: dt.date) -> str:
 
 
 def _alerts_section() -> str:
-    from oversight.alerts.report_section import alerts_section
+    from oversight.reporting.alerts_section import alerts_section
 
     return alerts_section()
 

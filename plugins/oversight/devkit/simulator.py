@@ -41,8 +41,8 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 from stdnum.cn import ric, uscc
 
-from oversight.cities import City, province_units
-from oversight.spec import SPECS
+from oversight.contract.cities import City, province_units
+from oversight.contract.spec import SPECS
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 ORG_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"

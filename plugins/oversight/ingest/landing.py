@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from oversight.cities import is_known_city
-from oversight.contract import CITY_CODE, FILE_NAME, KINDS, OK_SUFFIX
-from oversight.settings import paths
+from oversight.config import paths
+from oversight.contract.cities import is_known_city
+from oversight.contract.files import CITY_CODE, FILE_NAME, KINDS, OK_SUFFIX
 
 
 class LandingError(ValueError):

@@ -14,9 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from oversight.config import TIMEZONE, apply_telemetry_off, paths
+from oversight.db.connection import ensure_database, sibling_database_url, warehouse_url
 from oversight.secrets_store import local_secret
-from oversight.settings import TIMEZONE, apply_telemetry_off, paths
-from oversight.warehouse import ensure_database, sibling_database_url, warehouse_url
 
 API_PORT_DEFAULT = "8080"
 # pools bounding concurrency: HTTP pulls from city platforms, loads into the warehouse

@@ -3,7 +3,7 @@
 One place that knows how dbt is run here:
 
 - ``dbt_env()``: the environment a dbt process needs. Connection values are derived
-  from ``oversight.warehouse.warehouse_url()`` (host ``127.0.0.1`` for the embedded
+  from ``oversight.db.connection.warehouse_url()`` (host ``127.0.0.1`` for the embedded
   server: Cosmos cannot use a unix socket); dbt acts as ``oversight_transformer``
   (the profile's ``role``). The pseudonymisation key is configuration
   (``OVERSIGHT_PSEUDONYM_KEY``, else the local secret ``pseudonym_key``) and reaches
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from oversight.settings import TELEMETRY_OFF_ENV, paths
+from oversight.config import TELEMETRY_OFF_ENV, paths
 
 PSEUDONYM_KEY_ENV = "OVERSIGHT_PSEUDONYM_KEY"
 CALENDAR_FIRST = dt.date(2021, 1, 1)
@@ -65,7 +65,7 @@ def _pgoptions_value(value: str) -> str:
 
 def dbt_env(url: str | None = None) -> dict[str, str]:
     """Environment variables for a dbt process (profile values, key, telemetry off)."""
-    from oversight.warehouse import warehouse_url
+    from oversight.db.connection import warehouse_url
 
     parts = urlsplit(url or warehouse_url())
     host = parts.hostname or "127.0.0.1"
@@ -177,7 +177,7 @@ def run_dbt(args: Sequence[str], *, build_dates: Iterable[dt.date] | None = None
 
 def pending_dates() -> tuple[list[dt.date], dt.datetime | None]:
     """Business dates published but not yet built, and the time they were read (the cutoff)."""
-    from oversight.warehouse import connect
+    from oversight.db.connection import connect
 
     with connect("transformer") as conn:
         row = conn.execute("select now()").fetchone()
@@ -196,7 +196,7 @@ def pending_dates() -> tuple[list[dt.date], dt.datetime | None]:
 
 def mark_built(dates: Iterable[dt.date], cutoff: dt.datetime) -> int:
     """Record the pending rows of ``dates`` recorded up to ``cutoff`` as built."""
-    from oversight.warehouse import connect
+    from oversight.db.connection import connect
 
     wanted = sorted(set(dates))
     if not wanted:
@@ -269,7 +269,7 @@ def calendar_rows(first: dt.date = CALENDAR_FIRST, last: dt.date = CALENDAR_LAST
 
 def write_seeds() -> list[Path]:
     """Regenerate the seeds derived from package data (idempotent: unchanged files are not touched)."""
-    from oversight.cities import load_cities
+    from oversight.contract.cities import load_cities
 
     seeds = project_dir() / "seeds"
     cities_csv = seeds / "cities.csv"

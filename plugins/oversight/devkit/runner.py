@@ -48,13 +48,13 @@ def dates(start: dt.date, end: dt.date) -> Iterator[dt.date]:
 def prepare_runtime() -> None:
     """Environment, warehouse migrations, Airflow metadata and the dbt manifest, all idempotent."""
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")  # this process; the services log INFO
-    from oversight.airflow_runtime import configure_process, ensure_metadata_db
-    from oversight.migrate import migrate
+    from oversight.db.migrate import migrate
+    from oversight.devkit.airflow_runtime import configure_process, ensure_metadata_db
 
     configure_process()
     migrate()
     ensure_metadata_db()
-    from oversight.dbt_build import prepare
+    from oversight.warehouse.dbt import prepare
 
     prepare()  # generated seeds current, dbt manifest compiled (the warehouse DAG is rendered from it)
 
@@ -226,7 +226,7 @@ def queued_asset_events(dag_ids: tuple[str, ...]) -> int:
 
 def evaluated(day: dt.date) -> bool:
     """Whether the alerts DAG has recorded the chain for ``day`` as finished."""
-    from oversight.warehouse import connect
+    from oversight.db.connection import connect
 
     with connect("loader") as conn:
         row = conn.execute("select exists (select 1 from alerting.evaluations where business_date = %s)", (day,))
@@ -236,7 +236,7 @@ def evaluated(day: dt.date) -> bool:
 
 def delivery_counts(business_date: dt.date) -> tuple[dict[str, int], int, int]:
     """Deliveries of a business date by status, and the rows its live deliveries published and quarantined."""
-    from oversight.warehouse import connect
+    from oversight.db.connection import connect
 
     with connect("loader") as conn:
         rows = conn.execute(
@@ -325,13 +325,13 @@ class Chain:
 def run_range(
     landing: Path, start: dt.date, end: dt.date, echo: Callable[[str], None] = print, verbose: bool = False
 ) -> int:
-    from oversight.airflow_services import ServicesError, running
+    from oversight.devkit.airflow_services import ServicesError, running
 
     if not landing.is_dir():
         raise RunError(f"landing directory {landing} does not exist")
     days = list(dates(start, end))
     if not os.environ.get("OVERSIGHT_API_PORT"):  # never collide with a `make airflow` on the default port
-        from oversight.embedded_pg import free_port
+        from oversight.devkit.embedded_pg import free_port
 
         os.environ["OVERSIGHT_API_PORT"] = str(free_port())
     prepare_runtime()
@@ -353,7 +353,7 @@ def run_range(
     except ServicesError as exc:
         raise RunError(str(exc)) from exc
     echo(f"{len(days)} business date(s) in {time.monotonic() - t0:.0f}s")
-    from oversight.supervision_report import render_all
+    from oversight.reporting.supervision import render_all
 
     echo("")
     echo(render_all(as_of=end))

@@ -32,7 +32,7 @@ class ReportTable:
 
 def load(province_code: str | None = None, as_of: dt.date | None = None) -> list[ReportTable]:
     """The report of each province (or of ``province_code``) on ``as_of`` (default: its latest date)."""
-    from oversight.warehouse import connect
+    from oversight.db.connection import connect
 
     with connect("analyst") as conn:
         exists = conn.execute("select to_regclass('marts.supervision_report') is not null").fetchone()

@@ -23,11 +23,11 @@ import pyarrow.csv as pa_csv
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from oversight.parsing import RejectedDelivery
-from oversight.validation import ValidationResult
+from oversight.ingest.parsing import RejectedDelivery
+from oversight.ingest.validation import ValidationResult
 
 if TYPE_CHECKING:
-    from oversight.gx_project import ExpectationOutcome
+    from oversight.quality.suites import ExpectationOutcome
 
 META_COLUMNS = ("delivery_id", "source_city_code", "business_date", "row_number")
 

@@ -15,25 +15,25 @@ from typing import Any
 
 import psycopg
 
-from oversight import gx_project
-from oversight.cities import is_known_city
-from oversight.contract import CITY_CODE, KINDS
+from oversight.config import paths
+from oversight.contract.cities import is_known_city
+from oversight.contract.files import CITY_CODE, KINDS
+from oversight.contract.sources import default_source, load_sources
+from oversight.contract.spec import SPECS
 from oversight.dates import deadline as deadline_of
-from oversight.http_source import CredentialsRefused, NotReady, fetch_extract, records_to_jsonl
-from oversight.landing import (
+from oversight.db.connection import connect
+from oversight.ingest.http_source import CredentialsRefused, NotReady, fetch_extract, records_to_jsonl
+from oversight.ingest.landing import (
     FileDelivery,
     discover_files,
     sha256_file,
     store_payload,
     unrecognised_entries,
 )
-from oversight.loading import publish, record_expectations, reused_movements
-from oversight.parsing import RejectedDelivery, read_payload
-from oversight.settings import paths
-from oversight.sources import default_source, load_sources
-from oversight.spec import SPECS
-from oversight.validation import ValidationResult, validate
-from oversight.warehouse import connect
+from oversight.ingest.parsing import RejectedDelivery, read_payload
+from oversight.ingest.publish import publish, record_expectations, reused_movements
+from oversight.ingest.validation import ValidationResult, validate
+from oversight.quality import suites as gx_project
 
 log = logging.getLogger("oversight.ingest")
 
@@ -520,7 +520,7 @@ def audit_with_gx(business_date: dt.date) -> dict[str, int]:
 def report_quality(business_date: dt.date) -> dict[str, Any]:
     """After a day's ingestion: a rejection report for every city that had rejections, and GX Data Docs
     for the day's validation runs."""
-    from oversight.rejections import write_reports_for_date
+    from oversight.quality.rejections import write_reports_for_date
 
     audited = audit_with_gx(business_date)
     reports = write_reports_for_date(business_date, paths().reports / "rejections")

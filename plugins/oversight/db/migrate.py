@@ -16,7 +16,7 @@ from importlib import resources
 
 import psycopg
 
-from oversight.warehouse import connect
+from oversight.db.connection import connect
 
 _LOCK_KEY = 0x0E5C_0001
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -39,7 +39,7 @@ class Migration:
 
 def available() -> list[Migration]:
     found: list[Migration] = []
-    for entry in resources.files("oversight.migrations").iterdir():
+    for entry in resources.files("oversight.db.migrations").iterdir():
         m = _NAME.match(entry.name)
         if m:
             found.append(Migration(int(m.group(1)), m.group(2), entry.read_text(encoding="utf-8")))

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from oversight.spec import ExtractSpec
+from oversight.contract.spec import ExtractSpec
 
 # XLSX safety limits: a delivery is at most a few hundred thousand rows.
 XLSX_MAX_UNCOMPRESSED = 512 * 1024 * 1024

@@ -1,6 +1,6 @@
 """Row-level validation of a delivery against the contract, vectorised with pandas.
 
-Each rule of ``oversight.spec`` is evaluated on whole columns at once; only
+Each rule of ``oversight.contract.spec`` is evaluated on whole columns at once; only
 failing rows produce Python objects (their reasons). A row with any failure is
 quarantined with every reason found, verbatim values and its row number; the
 other rows come out typed and formatted for COPY into the raw table.
@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from stdnum.cn import uscc
 
-from oversight.parsing import RawTable, RejectedDelivery
-from oversight.spec import Column, ExtractSpec, When
+from oversight.contract.spec import Column, ExtractSpec, When
+from oversight.ingest.parsing import RawTable, RejectedDelivery
 
 BOOLEANS = {"true": "t", "false": "f", "1": "t", "0": "f", "y": "t", "n": "f", "是": "t", "否": "f"}
 # RE2 patterns (pyarrow), anchored

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from oversight.cities import is_known_city
+from oversight.contract.cities import is_known_city
 
 CHANNELS = ("file", "http")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from oversight.alerts.notify import AlertsNotBuilt, institution_names, read_alerts
 from oversight.alerts.rendering import SEVERITY_ZH, STATUS_ZH, city_name, rules
 from oversight.alerts.routing import SEVERITIES
-from oversight.warehouse import connect
+from oversight.db.connection import connect
 
 
 def _table(headers: list[str], rows: list[list[object]]) -> str:

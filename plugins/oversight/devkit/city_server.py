@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from oversight.contract import EXTENSIONS, KINDS
-from oversight.parsing import RejectedDelivery, read_payload
-from oversight.spec import SPECS
+from oversight.contract.files import EXTENSIONS, KINDS
+from oversight.contract.spec import SPECS
+from oversight.ingest.parsing import RejectedDelivery, read_payload
 
 
 @dataclass

@@ -29,7 +29,7 @@ def _find_root() -> Path:
     if env:
         return Path(env).resolve()
     here = Path(__file__).resolve()
-    # plugins/oversight/settings.py -> repository root holds pyproject.toml and dags/
+    # plugins/oversight/config.py -> repository root holds pyproject.toml and dags/
     for candidate in here.parents:
         if (candidate / "pyproject.toml").is_file() and (candidate / "dags").is_dir():
             return candidate

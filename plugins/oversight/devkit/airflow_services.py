@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from oversight.airflow_runtime import ADMIN_USER, airflow_env, ensure_metadata_db
+from oversight.devkit.airflow_runtime import ADMIN_USER, airflow_env, ensure_metadata_db
 from oversight.secrets_store import local_secret
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")

@@ -1,7 +1,7 @@
 """Custom Great Expectations expectations for the city extract contract.
 
 Defining a class registers it with GX, so this module is imported before any
-suite is loaded (``oversight.gx_project`` does). Each is a column map
+suite is loaded (``oversight.quality.suites`` does). Each is a column map
 expectation: GX counts the unexpected values exactly; nulls are skipped (a
 missing value is the business of ``expect_column_values_to_not_be_null``).
 """
@@ -20,7 +20,7 @@ from great_expectations.expectations.metrics.map_metric_provider.column_map_metr
     ColumnMapMetricProvider,
 )
 
-from oversight.validation import DATE_RE, TIMESTAMP_RE, canonical_uscc
+from oversight.ingest.validation import DATE_RE, TIMESTAMP_RE, canonical_uscc
 
 
 def _full_match(column: pd.Series, pattern: str) -> pd.Series:
