@@ -24,6 +24,8 @@ WORKDIR /opt/oversight
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-install-project --no-editable
 COPY plugins ./plugins
+# the development kit (simulator, embedded PostgreSQL, demo) stays out: .dockerignore
+RUN test ! -e plugins/oversight/devkit
 RUN uv sync --frozen --no-editable
 COPY dags ./dags
 COPY dbt_project ./dbt_project

@@ -10,6 +10,8 @@ LINT_PATHS := plugins dags tests $(wildcard bench)
 STAMP  := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# make demo, make test and the other local targets use the embedded PostgreSQL unless WAREHOUSE_URL is set
+export OVERSIGHT_EMBEDDED_WAREHOUSE := 1
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False

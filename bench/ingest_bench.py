@@ -50,6 +50,7 @@ def main() -> int:
     parser.add_argument("--cities", default=None)
     args = parser.parse_args()
 
+    os.environ.setdefault("OVERSIGHT_EMBEDDED_WAREHOUSE", "1")  # a development tool: the embedded server
     url = fresh_database("oversight_bench")
     os.environ["WAREHOUSE_URL"] = url
     migrate()

@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("OVERSIGHT_LOCAL_DIR", str(ROOT / ".local" / "bench-warehouse"))
 os.environ.pop("WAREHOUSE_URL", None)
+os.environ["OVERSIGHT_EMBEDDED_WAREHOUSE"] = "1"  # a development tool: the embedded server
 
 from oversight.config import apply_telemetry_off  # noqa: E402
 

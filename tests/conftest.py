@@ -20,7 +20,8 @@ TEST_LOCAL = Path(os.environ.get("OVERSIGHT_TEST_LOCAL_DIR", ROOT / ".local" / "
 # Airflow home and payload store, apart from the demo's.
 os.environ["OVERSIGHT_LOCAL_DIR"] = str(TEST_LOCAL)
 os.environ.pop("AIRFLOW_HOME", None)
-os.environ.pop("WAREHOUSE_URL", None)  # tests always use their own embedded server
+os.environ.pop("WAREHOUSE_URL", None)  # tests always use their own embedded server (opted in)
+os.environ["OVERSIGHT_EMBEDDED_WAREHOUSE"] = "1"
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
 from oversight.config import apply_telemetry_off  # noqa: E402

@@ -1,7 +1,20 @@
 """Where things live and which knobs the environment turns.
 
-One place for paths and environment variables, so every other module asks here.
-Nothing in this module does I/O at import time.
+The one place that reads environment variables, paths and the time zone: every
+other module asks here. Nothing in this module does I/O at import time.
+
+| variable | meaning | default |
+|---|---|---|
+| `WAREHOUSE_URL` | libpq URL of the warehouse | none: required in production |
+| `OVERSIGHT_EMBEDDED_WAREHOUSE` | `1`: the devkit's embedded PostgreSQL stands in (make demo/test) | off |
+| `OVERSIGHT_HOME` | install root (dags, dbt_project, expectations) | found from the package |
+| `OVERSIGHT_LOCAL_DIR` | local state (embedded server, Airflow home, reports) | `<root>/.local` |
+| `OVERSIGHT_LANDING_ROOT` | file-drop landing root | `<local>/landing` |
+| `OVERSIGHT_STORE_DIR` | content-addressed payload store | `<local>/store` |
+| `OVERSIGHT_SOURCES` | sources configuration (which city delivers how) | packaged `reference/sources.yml` |
+| `OVERSIGHT_ALERT_ROUTING` | alert routing configuration | packaged `reference/alert_routing.yml` |
+| `OVERSIGHT_PSEUDONYM_KEY` | HMAC key of the pseudonyms | `<local>/secrets` (devkit only) |
+| `OVERSIGHT_DEBUG` | `1`: the CLI shows tracebacks | off |
 """
 
 from __future__ import annotations
@@ -23,9 +36,39 @@ TELEMETRY_OFF_ENV: dict[str, str] = {
 
 TIMEZONE = "Asia/Shanghai"
 
+WAREHOUSE_URL_ENV = "WAREHOUSE_URL"
+EMBEDDED_OPT_IN_ENV = "OVERSIGHT_EMBEDDED_WAREHOUSE"
+PSEUDONYM_KEY_ENV = "OVERSIGHT_PSEUDONYM_KEY"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work (e.g. no warehouse URL in production)."""
+
+
+def setting(name: str) -> str | None:
+    """An environment variable, None when unset or empty."""
+    return os.environ.get(name) or None
+
+
+def flag(name: str) -> bool:
+    return (setting(name) or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def configured_warehouse_url() -> str | None:
+    return setting(WAREHOUSE_URL_ENV)
+
+
+def embedded_opted_in() -> bool:
+    """The devkit's embedded PostgreSQL may stand in for ``WAREHOUSE_URL`` (make demo, make test)."""
+    return flag(EMBEDDED_OPT_IN_ENV)
+
+
+def debug() -> bool:
+    return flag("OVERSIGHT_DEBUG")
+
 
 def _find_root() -> Path:
-    env = os.environ.get("OVERSIGHT_HOME")
+    env = setting("OVERSIGHT_HOME")
     if env:
         return Path(env).resolve()
     here = Path(__file__).resolve()
@@ -42,7 +85,7 @@ class Paths:
 
     @property
     def local(self) -> Path:
-        return Path(os.environ.get("OVERSIGHT_LOCAL_DIR", self.root / ".local")).resolve()
+        return Path(setting("OVERSIGHT_LOCAL_DIR") or self.root / ".local").resolve()
 
     @property
     def dags(self) -> Path:
@@ -66,7 +109,7 @@ class Paths:
 
     @property
     def airflow_home(self) -> Path:
-        return Path(os.environ.get("AIRFLOW_HOME", self.local / "airflow")).resolve()
+        return Path(setting("AIRFLOW_HOME") or self.local / "airflow").resolve()
 
     @property
     def secrets(self) -> Path:
@@ -75,6 +118,24 @@ class Paths:
     @property
     def reports(self) -> Path:
         return self.local / "reports"
+
+    @property
+    def landing(self) -> Path:
+        return Path(setting("OVERSIGHT_LANDING_ROOT") or self.local / "landing").resolve()
+
+    @property
+    def store(self) -> Path:
+        return Path(setting("OVERSIGHT_STORE_DIR") or self.local / "store").resolve()
+
+    @property
+    def sources_file(self) -> Path | None:
+        configured = setting("OVERSIGHT_SOURCES")
+        return Path(configured) if configured else None
+
+    @property
+    def alert_routing_file(self) -> Path | None:
+        configured = setting("OVERSIGHT_ALERT_ROUTING")
+        return Path(configured) if configured else None
 
 
 @cache

@@ -106,3 +106,13 @@ def extra_for(dates: Iterable[dt.date | str]) -> dict[str, Any]:
 def deadline(business_date: dt.date, at: dt.time) -> dt.datetime:
     """D+1 at ``at``, Asia/Shanghai: when a city's extracts of D are due."""
     return dt.datetime.combine(business_date + dt.timedelta(days=1), at, tzinfo=ZONE)
+
+
+def date_argument(text: str) -> dt.date:
+    """A command-line date YYYY-MM-DD (an ``argparse`` type)."""
+    import argparse
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc

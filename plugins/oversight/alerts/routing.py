@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -16,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from oversight.config import paths
 from oversight.contract.cities import is_known_city
 
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -62,10 +62,7 @@ class Routing:
 
 
 def routing_path() -> Path:
-    configured = os.environ.get("OVERSIGHT_ALERT_ROUTING")
-    if configured:
-        return Path(configured)
-    return Path(str(resources.files("oversight.reference").joinpath("alert_routing.yml")))
+    return paths().alert_routing_file or Path(str(resources.files("oversight.reference").joinpath("alert_routing.yml")))
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:

@@ -49,9 +49,9 @@ from oversight.alerts.chain_watch import send_logged
 from oversight.alerts.notify import Sender, channel_sender
 from oversight.alerts.rendering import FailedTaskView, Message, render_run_failed
 from oversight.alerts.routing import Routing, load_routing
+from oversight.config import ConfigError
 from oversight.dates import NoBusinessDate, dates_from_extras, run_business_date
-from oversight.db.connection import connect
-from oversight.devkit.embedded_pg import EmbeddedPostgresError
+from oversight.db.connection import WarehouseUnavailable, connect
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +350,7 @@ def notify_failed_run(
         with contextlib.ExitStack() as stack:
             try:
                 conn = stack.enter_context(connect("loader"))
-            except (psycopg.OperationalError, EmbeddedPostgresError) as exc:
+            except (psycopg.OperationalError, WarehouseUnavailable, ConfigError) as exc:
                 log.warning("warehouse unreachable (%s): the notice of %s %s goes out unrecorded", exc, dag_id, run_id)
                 message = build_notice(context, dag_id, run_id)
                 errors = [send_logged(None, sender, "", channel, r, 1, message) for channel, r in routes]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -12,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from oversight.config import paths
 from oversight.contract.cities import is_known_city
 
 CHANNELS = ("file", "http")
@@ -33,10 +33,7 @@ class Source:
 
 
 def sources_path() -> Path:
-    configured = os.environ.get("OVERSIGHT_SOURCES")
-    if configured:
-        return Path(configured)
-    return Path(str(resources.files("oversight.reference").joinpath("sources.yml")))
+    return paths().sources_file or Path(str(resources.files("oversight.reference").joinpath("sources.yml")))
 
 
 def _deadline(value: Any, where: str) -> dt.time:

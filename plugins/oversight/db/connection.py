@@ -1,24 +1,32 @@
 """The warehouse connection: one place that says which PostgreSQL is in use.
 
-``WAREHOUSE_URL`` (a libpq URL) wins when set; otherwise the embedded server
-under ``.local/pg`` is started on demand. Components connect with the URL and
-then ``SET ROLE`` to their least-privilege role (loader, transformer, analyst),
-so the same code works against the embedded server and a managed one.
+``WAREHOUSE_URL`` (a libpq URL) is required. Only when the embedded server is
+explicitly opted in (``OVERSIGHT_EMBEDDED_WAREHOUSE=1``: ``make demo`` and
+``make test`` do) does the development kit's embedded PostgreSQL stand in; a
+production configuration without a URL fails at once with a clear message.
+Components connect with the URL and then ``SET ROLE`` to their least-privilege
+role (loader, transformer, analyst), so the same code works against the embedded
+server and a managed one.
 """
 
 from __future__ import annotations
 
-import os
+import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from oversight.config import paths
-from oversight.devkit.embedded_pg import EmbeddedPostgres
+from oversight.config import (
+    EMBEDDED_OPT_IN_ENV,
+    TIMEZONE,
+    WAREHOUSE_URL_ENV,
+    ConfigError,
+    configured_warehouse_url,
+    embedded_opted_in,
+)
 
 Role = Literal["loader", "transformer", "analyst"]
 ROLE_NAMES: dict[str, str] = {
@@ -26,24 +34,33 @@ ROLE_NAMES: dict[str, str] = {
     "transformer": "oversight_transformer",
     "analyst": "oversight_analyst",
 }
+EMBEDDED_PROVIDER = "oversight.devkit.embedded_pg"
 
 
-@cache
-def embedded() -> EmbeddedPostgres:
-    p = paths()
-    return EmbeddedPostgres(base=p.pg, secrets_dir=p.secrets)
-
-
-def is_embedded() -> bool:
-    return not os.environ.get("WAREHOUSE_URL")
+class WarehouseUnavailable(RuntimeError):
+    """The warehouse server could not be reached or started (the embedded server's errors are these)."""
 
 
 def warehouse_url() -> str:
-    """libpq URL of the warehouse database, starting the embedded server if needed."""
-    configured = os.environ.get("WAREHOUSE_URL")
+    """libpq URL of the warehouse database (the embedded server's, started if needed, when opted in)."""
+    configured = configured_warehouse_url()
     if configured:
         return configured
-    return embedded().url("oversight")
+    if not embedded_opted_in():
+        raise ConfigError(
+            f"{WAREHOUSE_URL_ENV} is not set: give the warehouse's libpq URL "
+            f"(postgresql://user:password@host:5432/oversight), or set {EMBEDDED_OPT_IN_ENV}=1 "
+            "to start the development kit's embedded PostgreSQL (make demo and make test do)"
+        )
+    try:
+        provider = importlib.import_module(EMBEDDED_PROVIDER)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"{EMBEDDED_OPT_IN_ENV}=1 but the development kit is not installed here "
+            f"(production images leave it out): set {WAREHOUSE_URL_ENV}"
+        ) from exc
+    url: str = provider.warehouse().url("oversight")
+    return url
 
 
 def sibling_database_url(url: str, database: str) -> str:
@@ -66,7 +83,7 @@ def ensure_database(url: str) -> None:
 def connect(role: Role | None = None, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
     """A connection to the warehouse, acting as ``role`` when given."""
     with psycopg.connect(warehouse_url(), autocommit=autocommit, application_name="oversight") as conn:
-        conn.execute("set timezone = 'Asia/Shanghai'")
+        conn.execute(psycopg.sql.SQL("set timezone = {}").format(psycopg.sql.Literal(TIMEZONE)))
         if role is not None:
             conn.execute(psycopg.sql.SQL("set role {}").format(psycopg.sql.Identifier(ROLE_NAMES[role])))
         if not autocommit:

@@ -55,6 +55,8 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(p.dags),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(p.plugins),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # a developer's machine is often busy (tests, builds): parsing may take longer than the 30 s default
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": TIMEZONE,
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
@@ -73,6 +75,7 @@ def airflow_env() -> dict[str, str]:
         "OVERSIGHT_HOME": str(p.root),
         "XDG_RUNTIME_DIR": str(p.local / "run"),
     }
+    defaults["WAREHOUSE_URL"] = warehouse_url()  # the services' tasks connect to exactly this server
     env = {**defaults, **{k: v for k, v in os.environ.items() if k in defaults}}
     (p.local / "run").mkdir(parents=True, exist_ok=True)
     return apply_telemetry_off(env)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import importlib.util
 import os
 import pwd
@@ -29,12 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from oversight.config import paths
+from oversight.db.connection import WarehouseUnavailable
+
 SERVICE_USER = "pgserver"
 SUPERUSER = "postgres"
 DATABASES = ("oversight", "airflow")
 
 
-class EmbeddedPostgresError(RuntimeError):
+class EmbeddedPostgresError(WarehouseUnavailable):
     """The embedded server could not be initialised, started or stopped."""
 
 
@@ -310,3 +314,10 @@ class EmbeddedPostgres:
         if port is None:
             port = self.ensure_running()
         return f"postgresql://{SUPERUSER}:{quote(self.password(), safe='')}@127.0.0.1:{port}/{database}"
+
+
+@functools.cache
+def warehouse() -> EmbeddedPostgres:
+    """The embedded server under ``.local/pg`` (the warehouse when ``OVERSIGHT_EMBEDDED_WAREHOUSE=1``)."""
+    p = paths()
+    return EmbeddedPostgres(base=p.pg, secrets_dir=p.secrets)

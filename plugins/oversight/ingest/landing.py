@@ -159,7 +159,7 @@ def sha256_file(path: Path) -> str:
 
 
 def store_dir() -> Path:
-    return Path(os.environ.get("OVERSIGHT_STORE_DIR", paths().local / "store")).resolve()
+    return paths().store
 
 
 @dataclass(frozen=True)

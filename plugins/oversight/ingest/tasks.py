@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,8 +38,7 @@ log = logging.getLogger("oversight.ingest")
 
 
 def landing_root(configured: str | None = None) -> Path:
-    root = configured or os.environ.get("OVERSIGHT_LANDING_ROOT") or str(paths().local / "landing")
-    return Path(root).resolve()
+    return Path(configured).resolve() if configured else paths().landing
 
 
 def plan(root: str | None, business_date: dt.date) -> list[dict[str, Any]]:
