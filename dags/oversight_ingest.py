@@ -46,7 +46,8 @@ from oversight.assets import RAW_ASSETS
 from oversight.config import TIMEZONE
 from oversight.dag_support import START_DATE, default_args, on_dag_failure
 from oversight.dates import NoBusinessDate, extra_for, run_business_date
-from oversight.ingest import tasks as pipeline
+from oversight.ingest import plan as planning
+from oversight.ingest import tasks as ingest
 from oversight.ingest.http_source import CredentialsRefused
 
 # a city whose extracts are not all there yet frees the worker and is asked again in 10 minutes
@@ -71,7 +72,7 @@ def _planned(planned: dict[str, Any] | None) -> dict[str, Any]:
 def _label(item: dict[str, Any], done: bool) -> None:
     """The mapped task's label in the grid: what the city's deliveries came to."""
     if done:
-        get_current_context()["city_label"] = pipeline.city_label(pipeline.city_outcome(item))  # type: ignore[literal-required]
+        get_current_context()["city_label"] = ingest.city_label(ingest.city_outcome(item))  # type: ignore[literal-required]
 
 
 @dag(
@@ -100,9 +101,9 @@ def oversight_ingest() -> None:
             day = run_business_date(params.get("business_date"), logical_date=logical_date)
         except NoBusinessDate as exc:
             raise AirflowFailException(str(exc)) from exc  # retrying cannot give a run a date
-        pipeline.record_unrecognised(params.get("landing"))  # nothing under the root goes unnoticed
-        items = pipeline.plan(params.get("landing"), day)
-        pipeline.record_expected(items)  # extract_late sees kinds that never arrive
+        planning.record_unrecognised(params.get("landing"))  # nothing under the root goes unnoticed
+        items = planning.plan(params.get("landing"), day)
+        planning.record_expected(items)  # extract_late sees kinds that never arrive
         return {"business_date": day.isoformat(), "landing": params.get("landing"), "items": items}
 
     @task
@@ -115,7 +116,7 @@ def oversight_ingest() -> None:
 
     @task.sensor(pool="warehouse_load", **SENSOR)
     def ingest_city(item: dict[str, Any], params: dict[str, Any]) -> PokeReturnValue:
-        results = pipeline.poke_city(item, wait=bool(params.get("wait", True)), now=pendulum.now(TIMEZONE))
+        results = ingest.poke_city(item, wait=bool(params.get("wait", True)), now=pendulum.now(TIMEZONE))
         _label(item, results is not None)
         return PokeReturnValue(is_done=results is not None, xcom_value=results)
 
@@ -123,7 +124,7 @@ def oversight_ingest() -> None:
     def pull_city(item: dict[str, Any], params: dict[str, Any]) -> PokeReturnValue:
         token = BaseHook.get_connection(item["conn_id"]).password or ""
         try:
-            results = pipeline.poke_city(
+            results = ingest.poke_city(
                 item, wait=bool(params.get("wait", True)), now=pendulum.now(TIMEZONE), token=token
             )
         except CredentialsRefused as exc:
@@ -133,10 +134,10 @@ def oversight_ingest() -> None:
 
     @task(pool="warehouse_load")
     def sweep(planned: dict[str, Any]) -> list[dict[str, Any]]:
-        day = pipeline.planned_date(planned)
-        late = pipeline.sweep(planned["landing"], day)
+        day = planning.planned_date(planned)
+        late = ingest.sweep(planned["landing"], day)
         token_for = lambda conn_id: BaseHook.get_connection(conn_id).password or ""  # noqa: E731
-        return late + pipeline.sweep_http(planned["items"], day, token_for)
+        return late + ingest.sweep_http(planned["items"], day, token_for)
 
     @task(trigger_rule="all_done", outlets=list(RAW_ASSETS.values()))
     def summarize(
@@ -149,7 +150,7 @@ def oversight_ingest() -> None:
         # index by length: iterating a lazy XCom sequence past its end logs a spurious 404
         mapped = [group[i] for group in (files, pulls) if group for i in range(len(group))]
         results = [r for city in mapped if city for r in city] + list(late or [])
-        summary = pipeline.summarize(pipeline.planned_date(_planned(planned)), results)
+        summary = ingest.summarize(planning.planned_date(_planned(planned)), results)
         extra = extra_for(summary["business_dates"])
         for asset in RAW_ASSETS.values():
             outlet_events[asset].extra = extra  # the warehouse builds these dates
@@ -157,7 +158,7 @@ def oversight_ingest() -> None:
 
     @task(trigger_rule="all_done")
     def report_quality(planned: dict[str, Any] | None) -> dict[str, Any]:
-        return pipeline.report_quality(pipeline.planned_date(_planned(planned)))
+        return ingest.report_quality(planning.planned_date(_planned(planned)))
 
     planned = plan()
     files = ingest_city.expand(item=file_items(planned))

@@ -134,7 +134,9 @@ def test_an_extract_missing_at_the_deadline_is_fetched_by_a_later_sweep(
         tokens.append(conn_id)
         return TOKEN
 
-    today = {**item, "business_date": (D + dt.timedelta(days=1)).isoformat()}
+    # the DAG hands the sweep its city work items (kinds inside), as planned
+    city_item = {k: v for k, v in item.items() if k != "kind"}
+    today = {**city_item, "kinds": ["complaints"], "business_date": (D + dt.timedelta(days=1)).isoformat()}
     swept = pipeline.sweep_http([today], D + dt.timedelta(days=1), token_for)
     assert [(r["business_date"], r["status"], r["rows_published"]) for r in swept] == [(D.isoformat(), "published", 25)]
     assert set(tokens) == {"city_610400"}

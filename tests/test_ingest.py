@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from oversight.db.connection import connect
+from oversight.ingest import plan as planning
 from oversight.ingest import tasks as pipeline
 
 D = dt.date(2026, 11, 2)
@@ -132,7 +133,7 @@ def test_a_city_is_done_once_every_kind_arrived_or_the_deadline_passed(fresh_war
     target = folder / "610100_refunds_20261102.csv"
     target.write_bytes(refunds_csv([refund_row("R1")]).encode())
     target.with_name(target.name + ".ok").write_text("")
-    (item,) = [i for i in pipeline.plan(str(tmp_path), D) if i["city_code"] == "610100"]
+    (item,) = [i for i in planning.plan(str(tmp_path), D) if i["city_code"] == "610100"]
     assert item["kinds"] == ["institutions", "fee_ledger", "refunds", "complaints"]
     before = dt.datetime(2026, 11, 3, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
     after = dt.datetime(2026, 11, 3, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -169,13 +170,13 @@ def test_national_planning_stays_within_the_mapping_limit(fresh_warehouse: str, 
 
     for code in load_cities():
         (tmp_path / code).mkdir()
-    items = pipeline.plan(str(tmp_path), D)
+    items = planning.plan(str(tmp_path), D)
     assert len(items) == len(load_cities()) == 340  # 339 prefecture-level units + Yangling's reporting unit
     assert all(len(i["kinds"]) == 4 for i in items)
     limit = conf.getint("core", "max_map_length")
     assert limit == 1024  # not raised
     assert 2 * len(items) <= limit < 4 * len(items)  # per (city, kind) items would not fit
-    assert pipeline.record_expected(items) == 340 * 4
+    assert planning.record_expected(items) == 340 * 4
 
 
 def test_gb18030_csv_with_chinese_headers_and_labels(fresh_warehouse: str) -> None:
@@ -300,8 +301,8 @@ def test_whatever_is_not_a_delivery_is_kept_on_record(fresh_warehouse: str, tmp_
     (folder / "refunds-2026-11-02.csv").write_text("x")
     (folder / "610200_refunds_20261102.csv").write_text("x")
     (tmp_path / "610100" / "payments").mkdir()
-    assert pipeline.record_unrecognised(str(tmp_path)) == 5
-    assert pipeline.record_unrecognised(str(tmp_path)) == 5  # idempotent: last_seen_at moves on
+    assert planning.record_unrecognised(str(tmp_path)) == 5
+    assert planning.record_unrecognised(str(tmp_path)) == 5  # idempotent: last_seen_at moves on
     with connect() as conn:
         rows = dict(conn.execute("select path, reason from landing.unrecognised_files").fetchall())
     assert len(rows) == 5

@@ -15,11 +15,7 @@ from typing import Any
 import psycopg
 
 from oversight.config import paths
-from oversight.contract.cities import is_known_city
-from oversight.contract.files import CITY_CODE, KINDS
-from oversight.contract.sources import default_source, load_sources
 from oversight.contract.spec import SPECS
-from oversight.dates import deadline as deadline_of
 from oversight.db.connection import connect
 from oversight.ingest.http_source import CredentialsRefused, NotReady, fetch_extract, records_to_jsonl
 from oversight.ingest.landing import (
@@ -27,9 +23,9 @@ from oversight.ingest.landing import (
     discover_files,
     sha256_file,
     store_payload,
-    unrecognised_entries,
 )
 from oversight.ingest.parsing import RejectedDelivery, read_payload
+from oversight.ingest.plan import KindItem, WorkItem, deadline_passed, kind_items, landing_root
 from oversight.ingest.publish import publish, record_expectations, reused_movements
 from oversight.ingest.validation import ValidationResult, validate
 from oversight.quality import suites as gx_project
@@ -37,111 +33,17 @@ from oversight.quality import suites as gx_project
 log = logging.getLogger("oversight.ingest")
 
 
-def landing_root(configured: str | None = None) -> Path:
-    return Path(configured).resolve() if configured else paths().landing
+def _missing(item: KindItem) -> dict[str, Any]:
+    return {
+        "city_code": item["city_code"],
+        "kind": item["kind"],
+        "business_date": item["business_date"],
+        "status": "missing",
+        "new": False,
+    }
 
 
-def plan(root: str | None, business_date: dt.date) -> list[dict[str, Any]]:
-    """Work items for a business date: one per city (its four kinds inside), for every
-    configured source plus every city directory found under the landing root.
-
-    One item per city, not per (city, kind): 340 cities x 4 kinds would exceed Airflow's
-    ``max_map_length`` (1024), and a city's kinds share its channel and deadline."""
-    root_path = landing_root(root)
-    sources = dict(load_sources())
-    if root_path.is_dir():
-        for entry in sorted(root_path.iterdir()):
-            if (
-                entry.is_dir()
-                and CITY_CODE.match(entry.name)
-                and is_known_city(entry.name)
-                and entry.name not in sources
-            ):
-                sources[entry.name] = default_source(entry.name)
-    return [
-        {
-            "city_code": code,
-            "kinds": list(KINDS),
-            "business_date": business_date.isoformat(),
-            "channel": src.channel,
-            "landing": str(Path(src.landing).resolve()) if src.landing else str(root_path),
-            "base_url": src.base_url,
-            "conn_id": src.conn_id,
-            "deadline": src.deadline.strftime("%H:%M"),
-            "configured": src.configured,
-        }
-        for code, src in sorted(sources.items())
-    ]
-
-
-def planned_date(planned: dict[str, Any]) -> dt.date:
-    """The business date of the ingest DAG's plan."""
-    return dt.date.fromisoformat(planned["business_date"])
-
-
-def kind_items(item: dict[str, Any]) -> list[dict[str, Any]]:
-    """The (city, kind) items of a city's work item (one per kind it delivers)."""
-    if "kind" in item:
-        return [item]
-    return [{**{k: v for k, v in item.items() if k != "kinds"}, "kind": kind} for kind in item["kinds"]]
-
-
-def deadline_at(item: dict[str, Any]) -> dt.datetime:
-    """The city's deadline for the item's business date D: D+1 at HH:MM, Asia/Shanghai."""
-    hours, minutes = map(int, item["deadline"].split(":"))
-    return deadline_of(dt.date.fromisoformat(item["business_date"]), dt.time(hours, minutes))
-
-
-def record_expected(items: list[dict[str, Any]]) -> int:
-    """Record what was expected of each city (extract_late needs the kinds that never arrived)."""
-    rows = [
-        (
-            item["business_date"],
-            item["city_code"],
-            item["kind"],
-            item["channel"],
-            deadline_at(item),
-            bool(item["configured"]),
-        )
-        for city in items
-        for item in kind_items(city)
-    ]
-    with connect("loader") as conn, conn.transaction():
-        conn.cursor().executemany(
-            "insert into landing.expected_deliveries"
-            " (business_date, source_city_code, kind, channel, deadline_at, is_configured)"
-            " values (%s, %s, %s, %s, %s, %s)"
-            " on conflict (business_date, source_city_code, kind) do update set"
-            " channel = excluded.channel, deadline_at = excluded.deadline_at,"
-            " is_configured = excluded.is_configured, planned_at = now()",
-            rows,
-        )
-    return len(rows)
-
-
-def record_unrecognised(root: str | None) -> int:
-    """Keep on record whatever lies under the landing root that is not a delivery (never silently ignored)."""
-    entries = unrecognised_entries(landing_root(root))
-    if entries:
-        with connect("loader") as conn, conn.transaction():
-            conn.cursor().executemany(
-                "insert into landing.unrecognised_files (path, reason) values (%s, %s)"
-                " on conflict (path) do update set reason = excluded.reason, last_seen_at = now()",
-                entries,
-            )
-    return len(entries)
-
-
-def deadline_passed(item: dict[str, Any], now: dt.datetime) -> bool:
-    """Whether the city's deadline for this business date (D+1 at HH:MM local) is past."""
-    return now >= deadline_at(item)
-
-
-def _missing(item: dict[str, Any]) -> dict[str, Any]:
-    return {**{k: item[k] for k in ("city_code", "kind", "business_date")}, "status": "missing", "new": False}
-
-
-def poke_file(item: dict[str, Any], *, wait: bool, now: dt.datetime) -> dict[str, Any] | None:
+def poke_file(item: KindItem, *, wait: bool, now: dt.datetime) -> dict[str, Any] | None:
     """Ingest the file-drop delivery of ``item`` if complete; None = not yet, ask again later."""
     day = dt.date.fromisoformat(item["business_date"])
     found = discover_files(Path(item["landing"]), day, cities={item["city_code"]}, kinds={item["kind"]})
@@ -152,11 +54,11 @@ def poke_file(item: dict[str, Any], *, wait: bool, now: dt.datetime) -> dict[str
     return _missing(item)
 
 
-def poke_http(item: dict[str, Any], token: str, *, wait: bool, now: dt.datetime) -> dict[str, Any] | None:
+def poke_http(item: KindItem, token: str, *, wait: bool, now: dt.datetime) -> dict[str, Any] | None:
     """Pull the HTTP delivery of ``item``; None = not ready yet (404), ask again later."""
     day = dt.date.fromisoformat(item["business_date"])
     try:
-        records = fetch_extract(item["base_url"], item["kind"], day, token, city_code=item["city_code"])
+        records = fetch_extract(item["base_url"] or "", item["kind"], day, token, city_code=item["city_code"])
     except NotReady:
         if wait and not deadline_passed(item, now):
             return None
@@ -165,9 +67,7 @@ def poke_http(item: dict[str, Any], token: str, *, wait: bool, now: dt.datetime)
     return ingest_payload(item["city_code"], item["kind"], day, "http", name, records_to_jsonl(records))
 
 
-def poke_city(
-    item: dict[str, Any], *, wait: bool, now: dt.datetime, token: str | None = None
-) -> list[dict[str, Any]] | None:
+def poke_city(item: WorkItem, *, wait: bool, now: dt.datetime, token: str | None = None) -> list[dict[str, Any]] | None:
     """One poke of a city's work item: ingest each of its kinds that has arrived. None while a kind
     is still awaited before the deadline (the sensor asks again later: what arrived is already
     loaded, and loading it again is an identical re-delivery that changes nothing). Once every kind
@@ -192,7 +92,7 @@ def poke_city(
     return results
 
 
-def _delivered_kinds(item: dict[str, Any]) -> set[str]:
+def _delivered_kinds(item: WorkItem) -> set[str]:
     with connect("loader") as conn:
         rows = conn.execute(
             "select distinct kind from landing.deliveries where city_code = %s and business_date = %s",
@@ -201,7 +101,7 @@ def _delivered_kinds(item: dict[str, Any]) -> set[str]:
     return {r[0] for r in rows}
 
 
-def city_outcome(item: dict[str, Any]) -> dict[str, Any]:
+def city_outcome(item: WorkItem) -> dict[str, Any]:
     """What a city delivered for the item's date, per kind, as the warehouse records it (whatever
     poke loaded it): the live delivery's status and rows, or ``missing``."""
     day = dt.date.fromisoformat(item["business_date"])
@@ -216,7 +116,7 @@ def city_outcome(item: dict[str, Any]) -> dict[str, Any]:
         ).fetchall()
     found = {r[0]: r for r in rows}
     kinds: dict[str, dict[str, Any]] = {}
-    for kind in item.get("kinds") or [item["kind"]]:
+    for kind in item["kinds"]:
         row = found.get(kind)
         if row is None:
             kinds[kind] = {"status": "missing"}
@@ -281,14 +181,14 @@ def sweep(root: str | None, business_date: dt.date, lookback_days: int = 14) -> 
 
 
 def sweep_http(
-    items: list[dict[str, Any]],
+    items: list[WorkItem],
     business_date: dt.date,
     token_for: Callable[[str], str],
     lookback_days: int = 14,
 ) -> list[dict[str, Any]]:
     """Ask each HTTP city once more for the extracts of D-14..D-1 it never delivered (a pull that
     found nothing by the deadline is recorded as missing, and the city may publish it later)."""
-    http = [i for i in items if i["channel"] == "http"]
+    http = [one for i in items if i["channel"] == "http" for one in kind_items(i)]
     if not http:
         return []
     first = business_date - dt.timedelta(days=lookback_days)
@@ -308,7 +208,11 @@ def sweep_http(
                 continue
             try:
                 records = fetch_extract(
-                    item["base_url"], item["kind"], day, token_for(item["conn_id"]), city_code=item["city_code"]
+                    item["base_url"] or "",
+                    item["kind"],
+                    day,
+                    token_for(item["conn_id"] or ""),
+                    city_code=item["city_code"],
                 )
             except NotReady:
                 continue
@@ -540,13 +444,9 @@ __all__ = [
     "city_outcome",
     "ingest_file",
     "ingest_payload",
-    "landing_root",
-    "plan",
     "poke_city",
     "poke_file",
     "poke_http",
-    "record_expected",
-    "record_unrecognised",
     "report_quality",
     "summarize",
     "sweep",
