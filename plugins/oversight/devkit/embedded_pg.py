@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from oversight.config import paths
+from oversight.config import TIMEZONE, paths
 from oversight.db.connection import WarehouseUnavailable
 
 SERVICE_USER = "pgserver"
@@ -225,8 +225,8 @@ class EmbeddedPostgres:
                 "\n# oversight embedded defaults\n"
                 "max_connections = 200\n"
                 "shared_buffers = 256MB\n"
-                "timezone = 'Asia/Shanghai'\n"
-                "log_timezone = 'Asia/Shanghai'\n"
+                f"timezone = '{TIMEZONE}'\n"
+                f"log_timezone = '{TIMEZONE}'\n"
             )
 
     def running_port(self) -> int | None:

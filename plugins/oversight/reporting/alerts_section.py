@@ -7,12 +7,7 @@ from oversight.alerts.notify import AlertsNotBuilt, institution_names, read_aler
 from oversight.alerts.rendering import SEVERITY_ZH, STATUS_ZH, city_name, rules
 from oversight.alerts.routing import SEVERITIES
 from oversight.db.connection import connect
-
-
-def _table(headers: list[str], rows: list[list[object]]) -> str:
-    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    out += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
-    return "\n".join(out)
+from oversight.reporting.tables import markdown
 
 
 def alerts_section(limit: int = 40) -> str:
@@ -67,10 +62,10 @@ def alerts_section(limit: int = 40) -> str:
             "select channel, status, count(*), sum(attempts) from alerting.notifications group by 1, 2 order by 1, 2"
         ).fetchall()
     out = f"## Risk alerts\n\n{len(alerts)} alerts in marts.risk_alerts.\n\n"
-    out += _table(["rule", "title", "severity", "open", "acknowledged", "resolved"], rule_rows) if rule_rows else ""
+    out += markdown(["rule", "title", "severity", "open", "acknowledged", "resolved"], rule_rows) if rule_rows else ""
     out += "\n\n### Open and acknowledged\n\n"
     out += (
-        _table(["id", "级别", "状态", "规则", "城市", "机构", "首次发现", "最近发现"], open_rows)
+        markdown(["id", "级别", "状态", "规则", "城市", "机构", "首次发现", "最近发现"], open_rows)
         if open_rows
         else "None."
     )
@@ -78,7 +73,7 @@ def alerts_section(limit: int = 40) -> str:
         out += f"\n\n… and {len(current) - limit} more (`oversight alerts list`)."
     out += "\n\n### Notifications (alerting.notifications)\n\n"
     out += (
-        _table(["channel", "status", "notifications", "attempts"], [list(r) for r in log])
+        markdown(["channel", "status", "notifications", "attempts"], [list(r) for r in log])
         if log
         else "Nothing owed to anyone yet."
     )

@@ -6,12 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from oversight.db.connection import connect
-
-
-def _table(headers: list[str], rows: list[tuple[object, ...]]) -> str:
-    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    out += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
-    return "\n".join(out)
+from oversight.reporting.tables import markdown
 
 
 def deliveries_section(start: dt.date, end: dt.date) -> str:
@@ -32,7 +27,7 @@ def deliveries_section(start: dt.date, end: dt.date) -> str:
         return f"## Deliveries\n\nNothing was delivered between {start} and {end}.\n"
     return (
         "## Deliveries\n\n"
-        + _table(["business date", "city", "published", "rejected", "landed", "deliveries", "bytes"], rows)
+        + markdown(["business date", "city", "published", "rejected", "landed", "deliveries", "bytes"], rows)
         + "\n"
     )
 
@@ -57,9 +52,9 @@ def rejections_section(start: dt.date, end: dt.date) -> str:
             (start, end),
         ).fetchall()
     out = "## Rejected deliveries\n\n"
-    out += _table(["business date", "city", "kind", "file", "reason"], rejected) if rejected else "None."
+    out += markdown(["business date", "city", "kind", "file", "reason"], rejected) if rejected else "None."
     out += "\n\n## Quarantined rows (by rule)\n\n"
-    out += _table(["city", "kind", "rule", "rows", "example"], quarantined) if quarantined else "None."
+    out += markdown(["city", "kind", "rule", "rows", "example"], quarantined) if quarantined else "None."
     return out + "\n"
 
 
@@ -73,7 +68,7 @@ def raw_section(start: dt.date, end: dt.date) -> str:
             """,
             (start, end),
         ).fetchall()
-    return "## Rows published to raw\n\n" + _table(["kind", "published deliveries", "rows"], rows) + "\n"
+    return "## Rows published to raw\n\n" + markdown(["kind", "published deliveries", "rows"], rows) + "\n"
 
 
 def warehouse_section(end: dt.date) -> str:

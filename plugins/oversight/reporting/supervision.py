@@ -8,10 +8,12 @@ character takes two columns in a terminal).
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from oversight.reporting.tables import markdown as markdown_table
+from oversight.reporting.tables import pad, width
 
 COLUMNS = (
     "as_of_date, scope_level, scope_code, scope_name, subject_baseline, deregistered, converted, reduced,"
@@ -57,15 +59,6 @@ def load(province_code: str | None = None, as_of: dt.date | None = None) -> list
             rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
             tables.append(ReportTable(code, day, rows))
     return tables
-
-
-def width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
-
-
-def pad(text: str, size: int, right: bool = False) -> str:
-    gap = " " * max(0, size - width(text))
-    return gap + text if right else text + gap
 
 
 def _pct(value: Decimal | None) -> str:
@@ -165,11 +158,10 @@ def markdown(province_code: str | None = None, as_of: dt.date | None = None) -> 
     parts = []
     for t in tables:
         parts.append(f"### Province {t.province_code}, as of {t.as_of_date}\n")
-        parts.append("| " + " | ".join(f"{zh} {en}" for zh, en in HEADERS) + " |")
-        parts.append("|" + "---|" * len(HEADERS))
+        rows = []
         for r in t.rows:
             bold = "**" if r["scope_level"] == "province" else ""
-            cells = [f"{bold}{r['scope_name']} {r['scope_code']}{bold}", *_figures(r)]
-            parts.append("| " + " | ".join(cells) + " |")
+            rows.append([f"{bold}{r['scope_name']} {r['scope_code']}{bold}", *_figures(r)])
+        parts.append(markdown_table([f"{zh} {en}" for zh, en in HEADERS], rows))
         parts.append("")
     return "\n".join(parts) + "\n"

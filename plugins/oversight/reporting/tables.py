@@ -1,9 +1,10 @@
-"""Plain-text tables aligned for a terminal, with East Asian wide characters counted as two columns."""
+"""Tables for people: Markdown for reports, and plain text aligned for a terminal
+(East Asian wide characters counted as two columns). The one place both are built."""
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 
 def width(text: str) -> int:
@@ -26,8 +27,10 @@ def clip(text: str, limit: int) -> str:
     return out + "…"
 
 
-def pad(text: str, columns: int) -> str:
-    return text + " " * max(0, columns - width(text))
+def pad(text: str, columns: int, right: bool = False) -> str:
+    """``text`` padded to ``columns`` terminal columns (right-aligned when ``right``)."""
+    gap = " " * max(0, columns - width(text))
+    return gap + text if right else text + gap
 
 
 def render(headers: Sequence[str], rows: Sequence[Sequence[str]], max_widths: Sequence[int] | None = None) -> str:
@@ -39,3 +42,15 @@ def render(headers: Sequence[str], rows: Sequence[Sequence[str]], max_widths: Se
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(pad(v, widths[i]) for i, v in enumerate(r)).rstrip() for r in cells]
     return "\n".join(lines)
+
+
+def markdown_cell(value: object) -> str:
+    """A value as a Markdown table cell: None is empty, pipes escaped, one line."""
+    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    out = ["| " + " | ".join(markdown_cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(markdown_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(out)
