@@ -32,7 +32,7 @@ apply_telemetry_off()
 
 START = dt.date(2026, 8, 3)
 POINTS = (1, 30, 90)
-# the warehouse proper; the alert rules (issue 6) are timed by their own benchmark
+# the warehouse proper; the alert rules are timed by their own benchmark
 WAREHOUSE_ONLY = ["path:seeds", "path:models", "path:snapshots"]
 EXCLUDE = ["path:models/intermediate/alerts", "path:models/marts/alerts", "path:seeds/alert_rules.csv"]
 

@@ -358,7 +358,7 @@ def test_luoyang_and_puyang_rows_from_our_own_deliveries(fresh_warehouse: str) -
 
 # -- quality gates on the dbt project: dbt-score and dbt-coverage ---------------------------
 
-# dbt-score (0-10) on the warehouse's models (issue 6's alert models have their own gate).
+# dbt-score (0-10) on the warehouse's models (the alert models have their own gate).
 # Measured 9.5 for the project, 8.8 for the lowest model: every model has an owner, a
 # description, documented columns and a tested key; the points left are the "example
 # SQL in the description" rule (low severity; the interface document shows the queries)
@@ -372,7 +372,7 @@ def test_dbt_score_and_coverage_of_the_marts(dbt_docs: DbtDocs) -> None:
     from oversight.warehouse import dbt as dbt_build
 
     assert (dbt_docs.target / "catalog.json").is_file() and (dbt_docs.target / "index.html").is_file()
-    # documentation and test coverage of the marts: 100% (the alert marts, issue 6's
+    # documentation and test coverage of the marts: 100% (the alert marts,
     # models/marts/alerts/, are gated by their own tests)
     assert_full_coverage(dbt_docs, "models/marts/", exclude="models/marts/alerts/")
     # dbt-score on the whole project's models
