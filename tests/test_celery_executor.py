@@ -152,6 +152,44 @@ def test_celery_provider_imports() -> None:
     importlib.import_module("airflow.providers.celery.executors.celery_executor")
 
 
+def _celery_env(api_env: dict[str, str], url: str, broker: str, result_backend: str) -> dict[str, str]:
+    return {
+        **api_env,
+        "WAREHOUSE_URL": url,
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": broker,
+        "AIRFLOW__CELERY__RESULT_BACKEND": result_backend,
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+        # celery_taskmeta records which worker ran each Celery task
+        "AIRFLOW__CELERY__EXTRA_CELERY_CONFIG": json.dumps({"result_extended": True}),
+        # no clash with another Airflow on this machine (workers serve no logs: --skip-serve-logs)
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+    }
+
+
+def _assert_every_task_went_through_celery(tis: list[dict[str, Any]]) -> None:
+    # every task that ran went through Celery: queued by the scheduler with a Celery task id,
+    # whose result a worker stored in the metadata database
+    ran = _executed(tis)
+    assert len(ran) >= 20, tis
+    for t in ran:
+        where = f"{t['dag_id']}.{t['task_id']}[{t['map_index']}]"
+        assert t["job_type"] == "SchedulerJob", where
+        assert t["external_executor_id"], f"{where}: no Celery task id"
+        assert t["status"] == "SUCCESS" and t["worker"], f"{where}: celery_taskmeta {t['status']} {t['worker']}"
+        assert t["executor"] in (None, "CeleryExecutor"), f"{where}: executor {t['executor']}"
+        assert t["hostname"], where
+    # ... on both workers, and the ingest run's tasks alone were spread over both
+    workers_seen = {t["worker"].split("@", 1)[0] for t in ran}
+    assert workers_seen == set(WORKERS), workers_seen
+    ingest_ran = [t for t in ran if t["dag_id"] == "oversight_ingest"]
+    assert {t["worker"].split("@", 1)[0] for t in ingest_ran} == set(WORKERS), ingest_ran
+    per_worker = {w: sum(t["worker"].startswith(f"{w}@") for t in ran) for w in WORKERS}
+    recorded = sorted({(t["hostname"], t["executor"]) for t in ran}, key=str)
+    print(f"{len(ran)} task instances by Celery worker: {per_worker}; (hostname, executor) recorded: {recorded}")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # a whole chain on a busy machine; about 4 minutes on two idle cores
 def test_one_date_through_celery_workers(
@@ -186,19 +224,7 @@ def test_one_date_through_celery_workers(
     assert result_backend.startswith("db+postgresql://"), result_backend
     _fresh_result_tables()
 
-    celery_env = {
-        **api_env,
-        "WAREHOUSE_URL": url,
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__CELERY__BROKER_URL": redis.url,
-        "AIRFLOW__CELERY__RESULT_BACKEND": result_backend,
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
-        # celery_taskmeta records which worker ran each Celery task
-        "AIRFLOW__CELERY__EXTRA_CELERY_CONFIG": json.dumps({"result_extended": True}),
-        # no clash with another Airflow on this machine (workers serve no logs: --skip-serve-logs)
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-    }
+    celery_env = _celery_env(api_env, url, redis.url, result_backend)
     # distinct names: each is both the `airflow` sub-command and the component's key and log name
     workers = tuple(f"celery worker --celery-hostname {w}@%h --skip-serve-logs" for w in WORKERS)
 
@@ -224,25 +250,7 @@ def test_one_date_through_celery_workers(
         triggered = [r for r in runs if r.dag_id == dag_id and "asset" in r.run_type.lower() and day in r.dates]
         assert triggered and all(r.state in ok for r in triggered), runs
 
-    # every task that ran went through Celery: queued by the scheduler with a Celery task id,
-    # whose result a worker stored in the metadata database
-    ran = _executed(tis)
-    assert len(ran) >= 20, tis
-    for t in ran:
-        where = f"{t['dag_id']}.{t['task_id']}[{t['map_index']}]"
-        assert t["job_type"] == "SchedulerJob", where
-        assert t["external_executor_id"], f"{where}: no Celery task id"
-        assert t["status"] == "SUCCESS" and t["worker"], f"{where}: celery_taskmeta {t['status']} {t['worker']}"
-        assert t["executor"] in (None, "CeleryExecutor"), f"{where}: executor {t['executor']}"
-        assert t["hostname"], where
-    # ... on both workers, and the ingest run's tasks alone were spread over both
-    workers_seen = {t["worker"].split("@", 1)[0] for t in ran}
-    assert workers_seen == set(WORKERS), workers_seen
-    ingest_ran = [t for t in ran if t["dag_id"] == "oversight_ingest"]
-    assert {t["worker"].split("@", 1)[0] for t in ingest_ran} == set(WORKERS), ingest_ran
-    per_worker = {w: sum(t["worker"].startswith(f"{w}@") for t in ran) for w in WORKERS}
-    recorded = sorted({(t["hostname"], t["executor"]) for t in ran}, key=str)
-    print(f"{len(ran)} task instances by Celery worker: {per_worker}; (hostname, executor) recorded: {recorded}")
+    _assert_every_task_went_through_celery(tis)
 
     # and a figure from the warehouse the workers built
     import psycopg

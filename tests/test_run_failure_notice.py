@@ -154,20 +154,23 @@ def notices(dag_id: str, run_id: str) -> list[tuple[Any, ...]]:
 def test_a_failed_run_is_told_once_through_the_real_scheduler(
     fresh_warehouse: str, airflow_here: dict[str, str], channels: dict[str, str], smtp: SmtpServer
 ) -> None:
+    run_id = f"test_run_failed__{uuid.uuid4().hex[:12]}"
+    _fail_a_run_through_the_scheduler(run_id, {"WAREHOUSE_URL": fresh_warehouse, **channels}, smtp)
+    failed = _assert_one_notice(smtp, run_id, airflow_here)
+    _assert_recorded_and_told_only_once(smtp, run_id, failed)
+
+
+def _fail_a_run_through_the_scheduler(run_id: str, env: dict[str, str], smtp: SmtpServer) -> None:
     from airflow.api.common.trigger_dag import trigger_dag
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
     from airflow.utils.types import DagRunTriggeredByType
-    from sqlalchemy import select
 
     from oversight.devkit.airflow_services import running
 
-    run_id = f"test_run_failed__{uuid.uuid4().hex[:12]}"
     was_paused: bool | None = None
     # Once plan has failed, summarize and report_quality (trigger rule all_done) still run, fail without a
     # plan and are retried with the DAG's backoff (2, 4, 8 minutes): Airflow's global cap on retry delays
     # makes those retries immediate, so the run reaches its end (failed) within a minute.
-    env = {"WAREHOUSE_URL": fresh_warehouse, "AIRFLOW__CORE__MAX_TASK_RETRY_DELAY": "1", **channels}
+    env = {**env, "AIRFLOW__CORE__MAX_TASK_RETRY_DELAY": "1"}
     with running(extra_env=env) as services:
         try:
             wait_for(f"{DAG_ID} serialized", lambda: serialized(DAG_ID), 300, services.check)
@@ -193,6 +196,9 @@ def test_a_failed_run_is_told_once_through_the_real_scheduler(
             if was_paused is not None:
                 set_paused(DAG_ID, was_paused)
 
+
+def _assert_one_notice(smtp: SmtpServer, run_id: str, airflow_here: dict[str, str]) -> list[str]:
+    """The one e-mail about the run: what failed, why, and where its log is; returns the failed tasks."""
     # (the metadata database outlives a test session: a run an earlier session left behind may end and be told too)
     ours = smtp.about(run_id)
     assert [rcpts for rcpts, _ in ours] == [[RECIPIENT]]
@@ -211,6 +217,13 @@ def test_a_failed_run_is_told_once_through_the_real_scheduler(
     assert "原因 Reason：任务失败 task_failure" in body
     link = f"{airflow_here['AIRFLOW__API__BASE_URL']}/dags/{DAG_ID}/runs/{run_id}/tasks/plan"
     assert f"日志 Log（plan）：{link}\n" in body
+    return failed
+
+
+def _assert_recorded_and_told_only_once(smtp: SmtpServer, run_id: str, failed: list[str]) -> None:
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     rows = notices(DAG_ID, run_id)
     assert [(r[0], r[1], r[2], r[3], r[4]) for r in rows] == [(RECIPIENT, "email", "sent", 1, None)]
