@@ -10,7 +10,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
-from typing import Any
+from typing import Any, NamedTuple
 
 from oversight.contract.spec import SPECS
 from oversight.devkit.simulator.activity import (
@@ -64,14 +64,42 @@ def expect(s: SimState, rule: str, inst: Institution | None, city: str | None = 
     )
 
 
+class Sites(NamedTuple):
+    """When and where plants go: days of the window, and the two main plant cities.
+
+    ``xa`` is 610100 (Xi'an) and ``xy`` 610900 (Ankang), or a stand-in where the simulated
+    units do not include them (see ``plant_city``).
+    """
+
+    first: dt.date
+    second: dt.date  # the first day when the window has one day only
+    third: dt.date  # the last day when the window is shorter
+    last: dt.date
+    xa: str
+    xy: str
+
+
+def sites(s: SimState) -> Sites:
+    d = s.days
+    return Sites(
+        d[0], d[min(1, len(d) - 1)], d[min(2, len(d) - 1)], d[-1], plant_city(s, "610100"), plant_city(s, "610900")
+    )
+
+
 # -- plants: regulatory breaches (valid data) ------------------------------
 def plant_breaches(s: SimState) -> None:
-    d = s.days
-    first, last = d[0], d[-1]
-    second = d[min(1, len(d) - 1)]
-    xa = plant_city(s, "610100")
-    xy = plant_city(s, "610900")
+    """One breach per alert rule, in a fixed order (the order draws from the seeded stream)."""
+    at = sites(s)
+    _plant_collection_breaches(s, at)
+    _plant_account_breaches(s, at)
+    _plant_class_breaches(s, at)
+    _plant_supervision_and_case_breaches(s, at)
+    _plant_late_deliveries(s, at)
 
+
+def _plant_collection_breaches(s: SimState, at: Sites) -> None:
+    """What is collected: too many hours, too long a term, too much, too dear, off the platform."""
+    first, second, xa, xy = at.first, at.second, at.xa, at.xy
     inst = pick(s, "non_subject_new", xa, fund="escrow", mode="offline")
     expect(s, "prepaid_over_60_hours", inst, class_hours=120)
     o = prepaid(s, inst, second, 120, 40)
@@ -89,7 +117,7 @@ def plant_breaches(s: SimState) -> None:
 
     inst = pick(s, "remaining", xa, mode="offline")
     expect(s, "price_above_cap", inst, unit_price_yuan=300)
-    workday = next((x for x in d if not is_rest_day(x)), first)
+    workday = next((x for x in s.days if not is_rest_day(x)), first)
     o = prepaid(s, inst, workday, 10, 300)
     release(s, o, workday)
 
@@ -99,13 +127,17 @@ def plant_breaches(s: SimState) -> None:
     o = prepaid(s, inst, second, 20, 50, channel="cash")
     release(s, o, second)
 
-    inst = pick(s, "non_subject_new", xa, fund="escrow", mode="offline")
+
+def _plant_account_breaches(s: SimState, at: Sites) -> None:
+    """Supervised accounts run short; sales after deregistration; a subject institution after the baseline."""
+    d, first, second = s.days, at.first, at.second
+    inst = pick(s, "non_subject_new", at.xa, fund="escrow", mode="offline")
     expect(s, "escrow_shortfall", inst)
     o = prepaid(s, inst, first, 40, 50)
     for day in d[1:] or d:
         release(s, o, day, hours=1, amount=1500.0)
 
-    inst = pick(s, "non_subject_new", xy, fund="reserve", mode="offline")
+    inst = pick(s, "non_subject_new", at.xy, fund="reserve", mode="offline")
     expect(s, "reserve_below_3_months", inst, reserve_yuan=500)
     reserve_deposit(s, inst, first, 500.0)
     for day in d:
@@ -129,6 +161,10 @@ def plant_breaches(s: SimState) -> None:
     )
     expect(s, "new_subject_after_baseline", inst)
 
+
+def _plant_class_breaches(s: SimState, at: Sites) -> None:
+    """Classes: a subject class on a rest day, too late, an online session too long, none at all."""
+    d, first, second, xa, xy = s.days, at.first, at.second, at.xa, at.xy
     rest_days = [x for x in d if is_rest_day(x)]
     rest = rest_days[0] if rest_days else first - dt.timedelta(days=(first.weekday() + 2) % 7)
     inst = pick(s, "remaining", xy, mode="offline")
@@ -154,19 +190,25 @@ def plant_breaches(s: SimState) -> None:
     for day in d:
         prepaid(s, inst, day, 10, 50)
 
+
+def _plant_supervision_and_case_breaches(s: SimState, at: Sites) -> None:
+    """An unsupervised institution; the institutions the refund and complaint plants are about."""
     inst = pick(s, "high_school_subject", plant_city(s, "610200"))
     inst.fund_supervision_mode, inst.custodian_bank, inst.on_platform = "none", None, False
     expect(s, "unsupervised_institution", inst)
 
     # refund and complaint plants are written by build_refunds / build_complaints
-    s.refund_overdue = pick(s, "non_subject_new", xa, fund="escrow")
-    expect(s, "refund_overdue", s.refund_overdue, requested_date=working_days_before(first, 8))
-    s.refund_surge = pick(s, "non_subject_new", xy, fund="escrow")
-    expect(s, "refund_surge", s.refund_surge, requests=25, date=d[min(2, len(d) - 1)])
-    s.complaint_spike = pick(s, "non_subject_new", xa, fund="escrow")
-    expect(s, "complaint_spike", s.complaint_spike, complaints=12, date=second)
+    s.refund_overdue = pick(s, "non_subject_new", at.xa, fund="escrow")
+    expect(s, "refund_overdue", s.refund_overdue, requested_date=working_days_before(at.first, 8))
+    s.refund_surge = pick(s, "non_subject_new", at.xy, fund="escrow")
+    expect(s, "refund_surge", s.refund_surge, requests=25, date=at.third)
+    s.complaint_spike = pick(s, "non_subject_new", at.xa, fund="escrow")
+    expect(s, "complaint_spike", s.complaint_spike, complaints=12, date=at.second)
 
-    # extract_late: one kind arriving after its deadline, one never arriving
+
+def _plant_late_deliveries(s: SimState, at: Sites) -> None:
+    """extract_late: one kind arriving after its deadline, one never arriving."""
+    d = s.days
     s.late_delivery = None
     if len(d) >= 3:
         s.late_delivery = (plant_city(s, "611000"), "complaints", d[2])
@@ -179,108 +221,127 @@ def plant_breaches(s: SimState) -> None:
             business_date=d[2],
             delivered="late",
         )
-    s.missing_delivery = (plant_city(s, "610403"), "refunds", last)
-    expect(s, "extract_late", None, city=s.missing_delivery[0], kind="refunds", business_date=last, delivered="never")
+    s.missing_delivery = (plant_city(s, "610403"), "refunds", at.last)
+    expect(
+        s, "extract_late", None, city=s.missing_delivery[0], kind="refunds", business_date=at.last, delivered="never"
+    )
 
 
 # -- plants: bad data ------------------------------------------------------------
 def plant_bad_rows(s: SimState) -> None:
-    d = s.days
-    if len(d) < 2:
+    """Every kind of bad row of the contract's section 4, each recorded with the rule that must catch it."""
+    if len(s.days) < 2:
         return
-    day2 = d[1]
-    day3 = d[min(2, len(d) - 1)]
-    xa = plant_city(s, "610100")
-    xy = plant_city(s, "610900")
-    wn = plant_city(s, "610500")
-    yl = plant_city(s, "610403")
-    template = dict(s.sim.rows[(xa, "fee_ledger", day2)][0]) if s.sim.rows[(xa, "fee_ledger", day2)] else None
-
-    def bad(
-        city: str,
-        kind: str,
-        day: dt.date,
-        row: dict[str, Any],
-        case: str,
-        rule: str,
-        column: str | None,
-        contains: str,
-    ) -> None:
-        row = dict(row)
-        row["_bad"] = case
-        s.add(city, kind, day, row)
-        s.bad_data.append(
-            {
-                "case": case,
-                "city_code": city,
-                "kind": kind,
-                "business_date": day.isoformat(),
-                "outcome": "quarantined",
-                "rule": rule,
-                "column": column,
-                "message_contains": contains,
-                "key": row.get(SPECS[kind].key[0]),
-            }
-        )
-
-    inst_rows = s.sim.rows
+    at = sites(s)
+    ledger = s.sim.rows[(at.xa, "fee_ledger", at.second)]
+    template = dict(ledger[0]) if ledger else None
     if template:
+        _bad_ledger_rows(s, at, template)
+    _bad_registry_and_refund_rows(s, at)
+    _bad_complaint_rows(s, at)
+
+
+def bad(
+    s: SimState,
+    city: str,
+    kind: str,
+    day: dt.date,
+    row: dict[str, Any],
+    case: str,
+    rule: str,
+    column: str | None,
+    contains: str,
+) -> None:
+    """Deliver ``row`` marked bad, and record the quarantine it must meet."""
+    row = dict(row)
+    row["_bad"] = case
+    s.add(city, kind, day, row)
+    s.bad_data.append(
+        {
+            "case": case,
+            "city_code": city,
+            "kind": kind,
+            "business_date": day.isoformat(),
+            "outcome": "quarantined",
+            "rule": rule,
+            "column": column,
+            "message_contains": contains,
+            "key": row.get(SPECS[kind].key[0]),
+        }
+    )
+
+
+def _bad_ledger_rows(s: SimState, at: Sites, template: dict[str, Any]) -> None:
+    """Fee ledger rows made from a real one: bad amounts, a key twice in a file, a reused movement id."""
+    day2, day3, xa, xy = at.second, at.third, at.xa, at.xy
+    yl = plant_city(s, "610403")
+    bad(
+        s,
+        xa,
+        "fee_ledger",
+        day2,
+        {**template, "movement_id": movement_id(s, xa), "amount_yuan": "-30.00"},
+        "negative_amount",
+        "positive",
+        "amount_yuan",
+        "must be > 0",
+    )
+    bad(
+        s,
+        xy,
+        "fee_ledger",
+        day2,
+        {
+            **template,
+            "movement_id": movement_id(s, xy),
+            "amount_yuan": "12.3.4",
+            "institution_id": template["institution_id"],
+        },
+        "unparseable_amount",
+        "amount",
+        "amount_yuan",
+        "is not an amount in yuan",
+    )
+    dup_id = movement_id(s, yl)
+    for _ in range(2):
         bad(
+            s,
+            yl,
+            "fee_ledger",
+            day2,
+            {**template, "movement_id": dup_id},
+            "duplicate_key_in_file",
+            "duplicate_key",
+            "movement_id",
+            "keys must be unique",
+        )
+    if len(s.days) >= 3:
+        reused = s.sim.rows[(xa, "fee_ledger", day2)][0]["movement_id"]
+        bad(
+            s,
             xa,
             "fee_ledger",
-            day2,
-            {**template, "movement_id": movement_id(s, xa), "amount_yuan": "-30.00"},
-            "negative_amount",
-            "positive",
-            "amount_yuan",
-            "must be > 0",
+            day3,
+            {**template, "movement_id": reused, "occurred_at": s.ts(day3, 11)},
+            "movement_id_reused",
+            "movement_id_reused",
+            "movement_id",
+            "already delivered for",
         )
-        bad(
-            xy,
-            "fee_ledger",
-            day2,
-            {
-                **template,
-                "movement_id": movement_id(s, xy),
-                "amount_yuan": "12.3.4",
-                "institution_id": template["institution_id"],
-            },
-            "unparseable_amount",
-            "amount",
-            "amount_yuan",
-            "is not an amount in yuan",
-        )
-        dup_id = movement_id(s, yl)
-        for _ in range(2):
-            bad(
-                yl,
-                "fee_ledger",
-                day2,
-                {**template, "movement_id": dup_id},
-                "duplicate_key_in_file",
-                "duplicate_key",
-                "movement_id",
-                "keys must be unique",
-            )
-        if len(d) >= 3:
-            reused = inst_rows[(xa, "fee_ledger", day2)][0]["movement_id"]
-            bad(
-                xa,
-                "fee_ledger",
-                day3,
-                {**template, "movement_id": reused, "occurred_at": s.ts(day3, 11)},
-                "movement_id_reused",
-                "movement_id_reused",
-                "movement_id",
-                "already delivered for",
-            )
+
+
+def _bad_registry_and_refund_rows(s: SimState, at: Sites) -> None:
+    """A credit code with a wrong check character; a refund with no date, one refunding too much."""
+    day2, day3, xa = at.second, at.third, at.xa
+    wn = plant_city(s, "610500")
     src = s.sim.institutions[0]
     wrong = src.institution_id[:-1] + ("0" if src.institution_id[-1] != "0" else "1")
     unit_inst = next(i for i in s.sim.institutions if i.city_code == xa)
     bad(
+        s,
         xa,
         "institutions",
-        d[0],
+        at.first,
         {**unit_inst.row(), "institution_id": wrong, "institution_name": "校验位错误机构"},
         "invalid_check_character",
         "check_character",
@@ -290,6 +351,7 @@ def plant_bad_rows(s: SimState) -> None:
     who = ("测试", "13000000000")
     inst = next(i for i in s.sim.institutions if i.city_code == wn)
     bad(
+        s,
         wn,
         "refunds",
         day2,
@@ -301,6 +363,7 @@ def plant_bad_rows(s: SimState) -> None:
     )
     inst = next(i for i in s.sim.institutions if i.city_code == xa)
     bad(
+        s,
         xa,
         "refunds",
         day3,
@@ -310,7 +373,13 @@ def plant_bad_rows(s: SimState) -> None:
         "refunded_amount_yuan",
         "exceeds",
     )
+
+
+def _bad_complaint_rows(s: SimState, at: Sites) -> None:
+    """Complaints received after their business date, from another city, with an unknown scope label."""
+    day2, day3, xa = at.second, at.third, at.xa
     bad(
+        s,
         xa,
         "complaints",
         day3,
@@ -321,7 +390,8 @@ def plant_bad_rows(s: SimState) -> None:
         "is after the business date",
     )
     bad(
-        xy,
+        s,
+        at.xy,
         "complaints",
         day2,
         complaint_row(s, xa, day2, s.ts(day2, 9), "out_of_school", "open", None, "fees"),
@@ -330,14 +400,14 @@ def plant_bad_rows(s: SimState) -> None:
         "city_code",
         "is not the delivering city",
     )
+    day4 = s.days[min(3, len(s.days) - 1)]
     bad(
+        s,
         xa,
         "complaints",
-        d[min(3, len(d) - 1)],
+        day4,
         {
-            **complaint_row(
-                s, xa, d[min(3, len(d) - 1)], s.ts(d[min(3, len(d) - 1)], 9), "out_of_school", "open", None, "fees"
-            ),
+            **complaint_row(s, xa, day4, s.ts(day4, 9), "out_of_school", "open", None, "fees"),
             "scope": "校外培训",
         },
         "unknown_enumeration_label",
