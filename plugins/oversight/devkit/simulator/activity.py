@@ -202,9 +202,19 @@ def refund_row(
 
 
 def build_refunds(s: SimState) -> None:
+    """This window's cases, the planted ones, then the history (calibrated to the report)."""
+    window_students, window_fen = _window_refunds(s)
+    _planted_refunds(s)
+    students, total_fen = _historical_refunds(s, window_students, window_fen)
+    s.manifest_refunds = {"students": students + window_students, "fen": total_fen + window_fen}
+
+
+def _window_refunds(s: SimState) -> tuple[int, int]:
+    """In-window cases of clean institutions: requested, acted on within 2 working days, some completed.
+
+    Returns the students and the fen of the cases completed within the window.
+    """
     d = s.days
-    first = d[0]
-    # in-window cases of clean institutions: requested, acted on within 2 working days, some completed
     window_students = 0
     window_fen = 0
     in_window: list[tuple[Institution, dt.date, int, tuple[str, str]]] = []
@@ -214,7 +224,6 @@ def build_refunds(s: SimState) -> None:
             name, _id, phone = person(s, inst.city_code)
             fen = s.rng.randrange(50_000, 400_000)
             in_window.append((inst, day, fen, (name, phone)))
-    completed_rows: list[tuple[Institution, dt.date, dict[str, Any]]] = []
     for inst, day, fen, who in in_window:
         row = refund_row(s, inst, day, fen, "requested", day, who)
         s.add(inst.city_code, "refunds", day, row)
@@ -236,10 +245,15 @@ def build_refunds(s: SimState) -> None:
                 "updated_at": s.ts(later[1], 15),
             }
             s.add(inst.city_code, "refunds", later[1], done)
-            completed_rows.append((inst, later[1], done))
             window_students += 1
             window_fen += fen
-    # plants
+    return window_students, window_fen
+
+
+def _planted_refunds(s: SimState) -> None:
+    """The refund_overdue case (requested 8 working days before the window) and the refund_surge."""
+    d = s.days
+    first = d[0]
     inst = s.refund_overdue
     name, _i, phone = person(s, inst.city_code)
     requested = working_days_before(first, 8)
@@ -263,7 +277,14 @@ def build_refunds(s: SimState) -> None:
                 nxt[0],
                 {**row, "status": "in_progress", "updated_at": s.ts(nxt[0], 10)},
             )
-    # historical completed cases delivered on the first day, calibrated to the report
+
+
+def _historical_refunds(s: SimState, window_students: int, window_fen: int) -> tuple[int, int]:
+    """Historical completed cases delivered on the first day, calibrated to the report.
+
+    Returns their students and fen.
+    """
+    first = s.days[0]
     if s.calibrated:
         students = SHAANXI["refund_students"] - window_students
         total_fen = SHAANXI["refund_fen"] - window_fen
@@ -297,7 +318,7 @@ def build_refunds(s: SimState) -> None:
             first,
             refund_row(s, inst, first, fens[k], "completed", requested, (name, phone), method, completed),
         )
-    s.manifest_refunds = {"students": students + window_students, "fen": total_fen + window_fen}
+    return students, total_fen
 
 
 # -- complaints ---------------------------------------------------------------
