@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import json
+import os
 import re
 import zipfile
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -107,3 +110,42 @@ def render(city: str, kind: str, rows: list[dict[str, Any]], fmt: tuple[str, str
     out = io.BytesIO()
     book.save(out)
     return deterministic_zip(out.getvalue())
+
+
+def delivery_format(city: str, idx: int) -> tuple[str, str | None, str]:
+    """``city``'s format; units without one of their own (outside Shaanxi) take the cycle by position."""
+    return FORMATS.get(city, FORMAT_CYCLE[idx % len(FORMAT_CYCLE)])
+
+
+def delivery_path(out: Path, city: str, kind: str, day: dt.date, fmt: tuple[str, str | None, str]) -> Path:
+    return out / city / kind / f"{city}_{kind}_{day:%Y%m%d}.{fmt[0]}"
+
+
+def ok_marker(data: bytes, idx: int, digest: str | None) -> str:
+    """The .ok marker's content: ``digest`` when given (a spoiled file's).
+
+    Otherwise the delivery's own sha256 for units at odd positions, and nothing for the others.
+    """
+    return digest if digest else (hashlib.sha256(data).hexdigest() if idx % 2 else "")
+
+
+def arrival(day: dt.date, idx: int, late: bool) -> dt.datetime:
+    """When the delivery lands, a Shanghai wall-clock time (not the host's local time).
+
+    The next morning (a minute later per unit's position), or two days later when planted late.
+    """
+    arrived = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(7, 30 + idx), tzinfo=SHANGHAI)
+    if late:
+        arrived = dt.datetime.combine(day + dt.timedelta(days=2), dt.time(11, 0), tzinfo=SHANGHAI)
+    return arrived
+
+
+def write_delivery(target: Path, data: bytes, marker: str, arrived: dt.datetime) -> None:
+    """The file, its .ok marker, both stamped with the arrival time."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    ok = target.with_name(target.name + ".ok")
+    ok.write_text(marker)
+    stamp = arrived.timestamp()
+    os.utime(target, (stamp, stamp))
+    os.utime(ok, (stamp, stamp))

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -13,12 +11,21 @@ from typing import Any
 from oversight.contract.spec import SPECS
 from oversight.devkit.simulator.activity import build_complaints, build_ledger, build_refunds
 from oversight.devkit.simulator.breaches import file_level_plans, plant_bad_rows, plant_breaches, spoil
-from oversight.devkit.simulator.formats import FORMAT_CYCLE, FORMATS, SHANGHAI, render
+from oversight.devkit.simulator.formats import (
+    arrival,
+    delivery_format,
+    delivery_path,
+    ok_marker,
+    render,
+    write_delivery,
+)
 from oversight.devkit.simulator.registry import build_registry, snapshot
 from oversight.devkit.simulator.state import SimState, Simulation
 
 
 class Simulator(SimState):
+    """A province's simulation over ``start`` to ``end``: build it, then write its deliveries."""
+
     def build(self) -> Simulation:
         build_registry(self)
         plant_breaches(self)
@@ -29,68 +36,76 @@ class Simulator(SimState):
         return self.sim
 
     def write(self, out: Path) -> dict[str, Any]:
+        """Build the simulation, write every unit's deliveries under ``out``, then the manifest."""
         self.build()
         out.mkdir(parents=True, exist_ok=True)
-        spoil_plans = file_level_plans(self)
+        plans = file_level_plans(self)
         delivered: list[dict[str, Any]] = []
-        missing = self.missing_delivery
-        late = self.late_delivery
         for idx, unit in enumerate(self.units):
             city = unit.city_code
-            fmt = FORMATS.get(city, FORMAT_CYCLE[idx % len(FORMAT_CYCLE)])
+            fmt = delivery_format(city, idx)
             for day in self.days:
                 for kind in SPECS:
-                    if missing and (city, kind, day) == missing:
+                    if self.missing_delivery and (city, kind, day) == self.missing_delivery:
                         continue
-                    rows = (
-                        snapshot(self, city, day)
-                        if kind == "institutions"
-                        else self.sim.rows.get((city, kind, day), [])
-                    )
-                    if kind == "institutions":
-                        rows += [r for r in self.sim.rows.get((city, kind, day), []) if "_bad" in r]
-                    data = render(city, kind, rows, fmt)
-                    marker: str | None = ""
-                    case = spoil_plans.get((city, kind, day))
-                    if case:
-                        data, digest = spoil(data, case[0], kind, fmt)
-                        marker = digest or ""
-                        self.bad_data.append(
-                            {
-                                "case": case[0],
-                                "city_code": city,
-                                "kind": kind,
-                                "business_date": day.isoformat(),
-                                "outcome": "rejected",
-                                "reason_code": case[1],
-                            }
-                        )
-                    target = out / city / kind / f"{city}_{kind}_{day:%Y%m%d}.{fmt[0]}"
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(data)
-                    ok = target.with_name(target.name + ".ok")
-                    ok.write_text(marker if marker else (hashlib.sha256(data).hexdigest() if idx % 2 else ""))
-                    # arrival times are Shanghai wall-clock times (not the host's local time)
-                    arrival = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(7, 30 + idx), tzinfo=SHANGHAI)
-                    if late and (city, kind, day) == late:
-                        arrival = dt.datetime.combine(day + dt.timedelta(days=2), dt.time(11, 0), tzinfo=SHANGHAI)
-                    stamp = arrival.timestamp()
-                    os.utime(target, (stamp, stamp))
-                    os.utime(ok, (stamp, stamp))
-                    n_rows = len(rows)
-                    delivered.append(
-                        {
-                            "city_code": city,
-                            "kind": kind,
-                            "business_date": day.isoformat(),
-                            "format": fmt[0],
-                            "encoding": fmt[1],
-                            "rows": n_rows,
-                            "bad_rows": sum(1 for r in rows if "_bad" in r),
-                            "file_case": case[0] if case else None,
-                        }
-                    )
-        manifest = {
+                    delivered.append(self.deliver(out, idx, city, kind, day, fmt, plans.get((city, kind, day))))
+        manifest = self.manifest(delivered)
+        meta = out / "_simulation"
+        meta.mkdir(exist_ok=True)
+        (meta / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        return manifest
+
+    def delivery_rows(self, city: str, kind: str, day: dt.date) -> list[dict[str, Any]]:
+        """The rows of one delivery: the registry snapshot (with its bad rows), or the day's rows."""
+        if kind != "institutions":
+            return self.sim.rows.get((city, kind, day), [])
+        rows = snapshot(self, city, day)
+        rows += [r for r in self.sim.rows.get((city, kind, day), []) if "_bad" in r]
+        return rows
+
+    def deliver(
+        self,
+        out: Path,
+        idx: int,
+        city: str,
+        kind: str,
+        day: dt.date,
+        fmt: tuple[str, str | None, str],
+        case: tuple[str, str] | None,
+    ) -> dict[str, Any]:
+        """Write one delivery (spoiled as ``case`` says, if given); returns its manifest entry."""
+        rows = self.delivery_rows(city, kind, day)
+        data = render(city, kind, rows, fmt)
+        digest: str | None = None
+        if case:
+            data, digest = spoil(data, case[0], kind, fmt)
+            self.bad_data.append(
+                {
+                    "case": case[0],
+                    "city_code": city,
+                    "kind": kind,
+                    "business_date": day.isoformat(),
+                    "outcome": "rejected",
+                    "reason_code": case[1],
+                }
+            )
+        late = self.late_delivery is not None and (city, kind, day) == self.late_delivery
+        write_delivery(
+            delivery_path(out, city, kind, day, fmt), data, ok_marker(data, idx, digest), arrival(day, idx, late)
+        )
+        return {
+            "city_code": city,
+            "kind": kind,
+            "business_date": day.isoformat(),
+            "format": fmt[0],
+            "encoding": fmt[1],
+            "rows": len(rows),
+            "bad_rows": sum(1 for r in rows if "_bad" in r),
+            "file_case": case[0] if case else None,
+        }
+
+    def manifest(self, delivered: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
             "province": self.province,
             "calibrated": self.calibrated,
             "start": self.start.isoformat(),
@@ -105,10 +120,6 @@ class Simulator(SimState):
             "deliveries": delivered,
             "identities": self.identities,
         }
-        meta = out / "_simulation"
-        meta.mkdir(exist_ok=True)
-        (meta / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-        return manifest
 
     def controls(self) -> list[str]:
         clean = [
