@@ -5,12 +5,12 @@
 with
 
 expected as (
-    select * from {{ source('delivery_plan', 'expected_deliveries') }}
+    select * from {{ ref('stg_landing__expected_deliveries') }}
     where is_configured
 ),
 
 deliveries as (
-    select * from {{ source('landing', 'deliveries') }}
+    select * from {{ ref('stg_landing__deliveries') }}
 ),
 
 first_delivered as (

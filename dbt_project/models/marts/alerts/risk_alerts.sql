@@ -23,7 +23,7 @@ rules as (
 ),
 
 acknowledgements as (
-    select * from {{ source('alerting', 'acknowledgements') }}
+    select * from {{ ref('stg_alerting__acknowledgements') }}
 ),
 
 latest as (
