@@ -14,7 +14,11 @@ deliveries as (
 ),
 
 first_delivered as (
-    select business_date, city_code::text as city_code, kind, min(delivered_at) as delivered_at
+    select
+        business_date,
+        city_code::text as city_code,
+        kind,
+        min(delivered_at) as delivered_at
     from deliveries
     group by business_date, city_code, kind
 ),
