@@ -7,7 +7,13 @@
     `dbt build`), every pending date. Incremental facts delete the rows of those dates
     and insert them again from raw (pre-hook + append, in one transaction), so a late
     or corrected delivery rebuilds only the dates it touched and a re-run never
-    double counts. A first build or --full-refresh builds every date. -#}
+    double counts. A first build or --full-refresh builds every date.
+
+    The one source() outside models/staging/: audit.rebuild_dates is the build's own
+    bookkeeping (which dates this run rebuilds), not data a model transforms. It is
+    read where the macro is rendered, in the filter and pre-hook of the incremental
+    models; a ref() to a staging view of it would make every incremental model depend
+    on that view (and rebuild it first) only to learn its own dates. -#}
 
 {% macro build_dates() -%}
     {%- set given = var('build_dates', '') | string | trim -%}

@@ -9,7 +9,7 @@ ledger as (
         student_id_no,
         student_name,
         null::text as guardian_phone
-    from {{ source('raw', 'fee_ledger') }}
+    from {{ ref('stg_raw__fee_ledger_student_identities') }}
     where student_id_no is not null
 ),
 
@@ -20,7 +20,7 @@ refunds as (
         null::text as student_id_no,
         student_name,
         guardian_phone
-    from {{ source('raw', 'refunds') }}
+    from {{ ref('stg_raw__refund_student_identities') }}
     where coalesce(student_name, guardian_phone) is not null
 ),
 

@@ -26,7 +26,9 @@ params as (
 
 -- cases that were ever waiting (the history of completed cases cannot be overdue)
 ever_requested as (
-    select distinct source_city_code, refund_id
+    select distinct
+        source_city_code,
+        refund_id
     from refund_versions
     where status = 'requested'
 ),
@@ -40,9 +42,9 @@ refund_state as (
         v.status,
         v.requested_date
     from dates as d
-    join refund_versions as v on v.business_date <= d.business_date
-    join ever_requested as e on e.source_city_code = v.source_city_code and e.refund_id = v.refund_id
-    order by d.business_date, v.source_city_code, v.refund_id, v.business_date desc, v.updated_at desc
+    inner join refund_versions as v on v.business_date <= d.business_date
+    inner join ever_requested as e on e.source_city_code = v.source_city_code and e.refund_id = v.refund_id
+    order by d.business_date asc, v.source_city_code asc, v.refund_id asc, v.business_date desc, v.updated_at desc
 ),
 
 overdue as (
@@ -59,8 +61,8 @@ overdue as (
             'magnitude', count(*)
         ) as evidence
     from refund_state as r
-    join calendar as cd on cd.calendar_date = r.business_date
-    join calendar as cq on cq.calendar_date = r.requested_date
+    inner join calendar as cd on cd.calendar_date = r.business_date
+    inner join calendar as cq on cq.calendar_date = r.requested_date
     cross join params as p
     where r.status = 'requested'
         and r.institution_id is not null
@@ -69,23 +71,39 @@ overdue as (
 ),
 
 refund_requests as (
-    select source_city_code, institution_id, requested_date as event_date, count(distinct refund_id) as n
+    select
+        source_city_code,
+        institution_id,
+        requested_date as event_date,
+        count(distinct refund_id) as n
     from refund_versions
     where institution_id is not null
     group by source_city_code, institution_id, requested_date
 ),
 
 complaint_clues as (
-    select source_city_code, institution_id, received_at::date as event_date, count(distinct complaint_id) as n
+    select
+        source_city_code,
+        institution_id,
+        received_at::date as event_date,
+        count(distinct complaint_id) as n
     from complaint_versions
     where institution_id is not null
     group by source_city_code, institution_id, received_at::date
 ),
 
 events as (
-    select 'refund_surge' as rule_id, 'requests' as figure, * from refund_requests
+    select
+        'refund_surge' as rule_id,
+        'requests' as figure,
+        *
+    from refund_requests
     union all
-    select 'complaint_spike' as rule_id, 'complaints' as figure, * from complaint_clues
+    select
+        'complaint_spike' as rule_id,
+        'complaints' as figure,
+        *
+    from complaint_clues
 ),
 
 surges as (
@@ -100,7 +118,7 @@ surges as (
         p.surge_factor,
         p.surge_min_count
     from dates as d
-    join events as t on t.event_date = d.business_date
+    inner join events as t on t.event_date = d.business_date
     cross join params as p
     left join events as b
         on b.rule_id = t.rule_id
@@ -108,7 +126,8 @@ surges as (
         and b.institution_id = t.institution_id
         and b.event_date >= d.business_date - p.surge_lookback_days
         and b.event_date < d.business_date
-    group by d.business_date, t.rule_id, t.source_city_code, t.institution_id, t.figure, t.n,
+    group by
+        d.business_date, t.rule_id, t.source_city_code, t.institution_id, t.figure, t.n,
         p.surge_lookback_days, p.surge_factor, p.surge_min_count
 ),
 

@@ -5,16 +5,20 @@
 with
 
 expected as (
-    select * from {{ source('delivery_plan', 'expected_deliveries') }}
+    select * from {{ ref('stg_landing__expected_deliveries') }}
     where is_configured
 ),
 
 deliveries as (
-    select * from {{ source('landing', 'deliveries') }}
+    select * from {{ ref('stg_landing__deliveries') }}
 ),
 
 first_delivered as (
-    select business_date, city_code::text as city_code, kind, min(delivered_at) as delivered_at
+    select
+        business_date,
+        city_code::text as city_code,
+        kind,
+        min(delivered_at) as delivered_at
     from deliveries
     group by business_date, city_code, kind
 ),

@@ -58,7 +58,7 @@ positions as (
         ) as collection_days,
         coalesce(sum(l.releases) filter (where l.business_date > d.business_date - 7), 0) as releases_in_window
     from dates as d
-    join ledger as l on l.business_date <= d.business_date
+    inner join ledger as l on l.business_date <= d.business_date
     cross join params as p
     group by d.business_date, l.source_city_code, l.institution_id
 ),
@@ -108,7 +108,7 @@ escrow_shortfall as (
             'magnitude', s.liability_yuan - s.custody_balance_yuan
         ) as evidence
     from positions as s
-    join institutions as i
+    inner join institutions as i
         on i.business_date = s.business_date
         and i.source_city_code = s.source_city_code
         and i.institution_id = s.institution_id
@@ -131,7 +131,7 @@ reserve_short as (
             'magnitude', s.collected_period_yuan - s.reserve_yuan
         ) as evidence
     from positions as s
-    join institutions as i
+    inner join institutions as i
         on i.business_date = s.business_date
         and i.source_city_code = s.source_city_code
         and i.institution_id = s.institution_id

@@ -18,14 +18,18 @@ params as (
 ),
 
 prepaid as (
-    select m.*, p.*
+    select
+        m.*,
+        p.*
     from movements as m
     cross join params as p
     where m.movement_type = 'prepaid'
 ),
 
 releases as (
-    select m.*, p.*
+    select
+        m.*,
+        p.*
     from movements as m
     cross join params as p
     where m.movement_type = 'release'
@@ -149,7 +153,9 @@ too_late as (
             'class_ended_at', to_char(max(class_ended_at), 'HH24:MI'),
             'latest_end_allowed', to_char(min(latest_end), 'HH24:MI'),
             'delivery_mode', min(delivery_mode),
-            'magnitude', round(max(extract(epoch from (class_ended_at - (class_ended_at::date + latest_end))) / 60.0), 0)
+            'magnitude', round(
+                max(extract(epoch from (class_ended_at - (class_ended_at::date + latest_end))) / 60.0), 0
+            )
         ) as evidence
     from (
         select
@@ -193,7 +199,7 @@ after_deregistration as (
             'magnitude', sum(p.amount_yuan)
         ) as evidence
     from prepaid as p
-    join institutions as i
+    inner join institutions as i
         on i.business_date = p.business_date
         and i.source_city_code = p.source_city_code
         and i.institution_id = p.institution_id

@@ -4,7 +4,7 @@
 with
 
 planned as (
-    select distinct business_date from {{ source('delivery_plan', 'expected_deliveries') }}
+    select distinct business_date from {{ ref('stg_landing__expected_deliveries') }}
 ),
 
 snapshots as (

@@ -12,13 +12,19 @@ institutions as (
 ),
 
 city_snapshots as (
-    select distinct source_city_code, business_date as snapshot_date from institutions
+    select distinct
+        source_city_code,
+        business_date as snapshot_date
+    from institutions
 ),
 
 asof as (
-    select d.business_date, s.source_city_code, max(s.snapshot_date) as snapshot_date
+    select
+        d.business_date,
+        s.source_city_code,
+        max(s.snapshot_date) as snapshot_date
     from dates as d
-    join city_snapshots as s on s.snapshot_date <= d.business_date
+    inner join city_snapshots as s on s.snapshot_date <= d.business_date
     group by d.business_date, s.source_city_code
 ),
 
@@ -37,7 +43,7 @@ final as (
         i.fund_supervision_mode,
         i.is_new_subject_after_baseline
     from asof as a
-    join institutions as i
+    inner join institutions as i
         on i.source_city_code = a.source_city_code and i.business_date = a.snapshot_date
 )
 

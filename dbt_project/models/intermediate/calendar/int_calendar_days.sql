@@ -23,11 +23,12 @@ fallback as (
         null::text as holiday_name,
         false as is_swapped_working_day,
         'fallback: Monday to Friday (date beyond the seeded calendar)' as source
-    from generate_series(
-        (select max(calendar_date) + 1 from seeded),
-        '{{ var("calendar_fallback_until", "2030-12-31") }}'::date,
-        interval '1 day'
-    ) as d
+    from
+        generate_series(
+            (select max(calendar_date) + 1 from seeded),
+            '{{ var("calendar_fallback_until", "2030-12-31") }}'::date,
+            interval '1 day'
+        ) as d
 ),
 
 days as (

@@ -13,7 +13,9 @@ with
 
 {% if is_incremental() %}
 built_keys as (
-    select distinct source_city_code, complaint_id
+    select distinct
+        source_city_code,
+        complaint_id
     from {{ ref('int_complaint_versions') }}
     where business_date in {{ build_dates() }}
 ),
@@ -23,9 +25,11 @@ next_dates as (
     from (
         select
             v.business_date,
-            lead(v.business_date) over (partition by v.source_city_code, v.complaint_id order by v.business_date) as next_date
+            lead(v.business_date) over (
+                partition by v.source_city_code, v.complaint_id order by v.business_date
+            ) as next_date
         from {{ ref('int_complaint_versions') }} as v
-        inner join built_keys as k using (source_city_code, complaint_id)
+        inner join built_keys using (source_city_code, complaint_id)
     ) as l
     where business_date in {{ build_dates() }} and next_date is not null
 ),
@@ -35,16 +39,18 @@ dates_touched as (
 ),
 
 current_keys as (
-    select distinct source_city_code, complaint_id
+    select distinct
+        source_city_code,
+        complaint_id
     from {{ ref('int_complaint_versions') }}
-    where business_date in (select business_date from dates_touched)
-       or business_date in {{ build_dates() }}
+    where business_date in (select d.business_date from dates_touched as d)
+        or business_date in {{ build_dates() }}
 ),
 
 relevant as (
     select v.*
     from {{ ref('int_complaint_versions') }} as v
-    inner join current_keys as k using (source_city_code, complaint_id)
+    inner join current_keys using (source_city_code, complaint_id)
 ),
 {% else %}
 relevant as (
@@ -54,7 +60,7 @@ relevant as (
 
 with_previous as (
     select
-        relevant.*,
+        *,
         lag(complaint_id) over w as prev_complaint_id,
         lag(scope) over w as prev_scope,
         lag(category) over w as prev_category,
@@ -68,22 +74,32 @@ with_previous as (
 current_versions as (
     select * from with_previous
     {% if is_incremental() %}
-    where business_date in (select business_date from dates_touched) or business_date in {{ build_dates() }}
+    where business_date in (select d.business_date from dates_touched as d) or business_date in {{ build_dates() }}
     {% endif %}
 ),
 
 paired as (
     -- a change of scope, category or channel moves the clue from one group to another
     select
-        business_date, source_city_code, scope, category, received_channel,
+        business_date,
+        source_city_code,
+        scope,
+        category,
+        received_channel,
         1 as received_change,
         is_closed::integer as closed_change,
         coalesce(days_to_close, 0) as days_to_close_change
     from current_versions
     union all
     select
-        business_date, source_city_code, prev_scope, prev_category, prev_received_channel,
-        -1, -prev_is_closed::integer, -coalesce(prev_days_to_close, 0)
+        business_date,
+        source_city_code,
+        prev_scope,
+        prev_category,
+        prev_received_channel,
+        -1 as received_change,
+        -prev_is_closed::integer as closed_change,
+        -coalesce(prev_days_to_close, 0) as days_to_close_change
     from current_versions
     where prev_complaint_id is not null
 ),

@@ -21,30 +21,48 @@ ledger as (
 ),
 
 refund_requests as (
-    select business_date, source_city_code, institution_id,
-           count(*) filter (where requested_date = business_date)::integer as refund_requests_opened,
-           count(*) filter (where is_overdue)::integer as refunds_overdue
+    select
+        business_date,
+        source_city_code,
+        institution_id,
+        count(*) filter (where requested_date = business_date)::integer as refund_requests_opened,
+        count(*) filter (where is_overdue)::integer as refunds_overdue
     from {{ ref('int_refund_versions') }}
     where {{ on_build_dates() }}
     group by business_date, source_city_code, institution_id
 ),
 
 complaints as (
-    select business_date, source_city_code, institution_id,
-           count(*) filter (where received_at::date = business_date)::integer as complaints_received,
-           count(*) filter (where received_at::date = business_date and is_hidden_training_clue)::integer
-               as hidden_training_complaints
+    select
+        business_date,
+        source_city_code,
+        institution_id,
+        count(*) filter (where received_at::date = business_date)::integer as complaints_received,
+        count(*) filter (where received_at::date = business_date and is_hidden_training_clue)::integer
+            as hidden_training_complaints
     from {{ ref('int_complaint_versions') }}
     where {{ on_build_dates() }} and institution_id is not null
     group by business_date, source_city_code, institution_id
 ),
 
 keys as (
-    select business_date, source_city_code, institution_id from ledger
+    select
+        business_date,
+        source_city_code,
+        institution_id
+    from ledger
     union
-    select business_date, source_city_code, institution_id from refund_requests
+    select
+        business_date,
+        source_city_code,
+        institution_id
+    from refund_requests
     union
-    select business_date, source_city_code, institution_id from complaints
+    select
+        business_date,
+        source_city_code,
+        institution_id
+    from complaints
 ),
 
 final as (
@@ -61,8 +79,10 @@ final as (
         coalesce(l.reserve_deposit_yuan, 0) as reserve_deposit_yuan,
         coalesce(l.reserve_release_yuan, 0) as reserve_release_yuan,
         coalesce(l.collections_off_platform, 0) as collections_off_platform,
-        coalesce(l.collections_over_60_hours, 0) + coalesce(l.collections_over_3_months, 0)
-            + coalesce(l.collections_non_subject_over_5000, 0) as collections_over_caps,
+        (
+            coalesce(l.collections_over_60_hours, 0) + coalesce(l.collections_over_3_months, 0)
+            + coalesce(l.collections_non_subject_over_5000, 0)
+        ) as collections_over_caps,
         coalesce(r.refund_requests_opened, 0) as refund_requests_opened,
         coalesce(r.refunds_overdue, 0) as refunds_overdue,
         coalesce(c.complaints_received, 0) as complaints_received,

@@ -3,7 +3,9 @@
 with
 
 latest as (
-    select source_city_code, max(business_date) as business_date
+    select
+        source_city_code,
+        max(business_date) as business_date
     from {{ ref('int_institution_counts_daily') }}
     group by source_city_code
 ),
@@ -13,7 +15,7 @@ final as (
         i.source_city_code || ':' || i.institution_id as institution_key,
         i.*
     from {{ ref('int_institutions_daily') }} as i
-    inner join latest as l using (source_city_code, business_date)
+    inner join latest using (source_city_code, business_date)
 )
 
 select * from final

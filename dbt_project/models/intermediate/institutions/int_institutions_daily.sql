@@ -19,7 +19,10 @@ snapshots as (
 ),
 
 cities as (
-    select city_code::text as city_code, province_code::text as province_code from {{ ref('cities') }}
+    select
+        city_code::text as city_code,
+        province_code::text as province_code
+    from {{ ref('cities') }}
 ),
 
 final as (
@@ -43,13 +46,19 @@ final as (
         s.is_using_model_contract,
         (s.baseline_category = 'subject' and s.stage = 'compulsory') as is_baseline_subject,
         (s.baseline_category = 'subject' and s.stage = 'compulsory' and s.status = 'cancelled') as is_deregistered,
-        (s.baseline_category = 'subject' and s.stage = 'compulsory' and s.status <> 'cancelled'
-            and s.category = 'non_subject') as is_converted,
-        (s.baseline_category = 'subject' and s.stage = 'compulsory' and s.status <> 'cancelled'
-            and s.category = 'subject') as is_remaining_subject,
+        (
+            s.baseline_category = 'subject' and s.stage = 'compulsory' and s.status <> 'cancelled'
+            and s.category = 'non_subject'
+        ) as is_converted,
+        (
+            s.baseline_category = 'subject' and s.stage = 'compulsory' and s.status <> 'cancelled'
+            and s.category = 'subject'
+        ) as is_remaining_subject,
         s.fund_supervision_mode in ('escrow', 'reserve') as is_fund_supervised,
-        (s.category = 'subject' and s.stage = 'compulsory' and s.approved_date > '{{ var("policy_date") }}'::date
-            and s.baseline_category is distinct from 'subject') as is_new_subject_after_baseline
+        (
+            s.category = 'subject' and s.stage = 'compulsory' and s.approved_date > '{{ var("policy_date") }}'::date
+            and s.baseline_category is distinct from 'subject'
+        ) as is_new_subject_after_baseline
     from snapshots as s
     left join cities as c on c.city_code = s.source_city_code
 )

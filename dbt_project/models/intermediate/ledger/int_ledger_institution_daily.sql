@@ -24,10 +24,14 @@ final as (
         institution_id,
         coalesce(sum(amount_yuan) filter (where movement_type = 'prepaid'), 0) as prepaid_yuan,
         count(*) filter (where movement_type = 'prepaid')::integer as prepaid_collections,
-        coalesce(sum(amount_yuan) filter (where movement_type = 'prepaid' and channel = 'platform'), 0) as collected_platform_yuan,
-        coalesce(sum(amount_yuan) filter (where movement_type = 'prepaid' and channel = 'bank_transfer'), 0) as collected_bank_transfer_yuan,
-        coalesce(sum(amount_yuan) filter (where movement_type = 'prepaid' and channel = 'cash'), 0) as collected_cash_yuan,
-        coalesce(sum(amount_yuan) filter (where movement_type = 'prepaid' and channel = 'other'), 0) as collected_other_yuan,
+        coalesce(sum(amount_yuan) filter (where movement_type = 'prepaid' and channel = 'platform'), 0)
+            as collected_platform_yuan,
+        coalesce(sum(amount_yuan) filter (where movement_type = 'prepaid' and channel = 'bank_transfer'), 0)
+            as collected_bank_transfer_yuan,
+        coalesce(sum(amount_yuan) filter (where movement_type = 'prepaid' and channel = 'cash'), 0)
+            as collected_cash_yuan,
+        coalesce(sum(amount_yuan) filter (where movement_type = 'prepaid' and channel = 'other'), 0)
+            as collected_other_yuan,
         coalesce(sum(amount_yuan) filter (where movement_type = 'release'), 0) as released_yuan,
         coalesce(sum(consumed_value_yuan) filter (where movement_type = 'release'), 0) as consumed_value_yuan,
         count(*) filter (where movement_type = 'release')::integer as releases,

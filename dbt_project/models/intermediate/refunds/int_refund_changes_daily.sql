@@ -17,7 +17,9 @@ with
 
 {% if is_incremental() %}
 built_keys as (
-    select distinct source_city_code, refund_id
+    select distinct
+        source_city_code,
+        refund_id
     from {{ ref('int_refund_versions') }}
     where business_date in {{ build_dates() }}
 ),
@@ -27,9 +29,11 @@ next_dates as (
     from (
         select
             v.business_date,
-            lead(v.business_date) over (partition by v.source_city_code, v.refund_id order by v.business_date) as next_date
+            lead(v.business_date) over (
+                partition by v.source_city_code, v.refund_id order by v.business_date
+            ) as next_date
         from {{ ref('int_refund_versions') }} as v
-        inner join built_keys as k using (source_city_code, refund_id)
+        inner join built_keys using (source_city_code, refund_id)
     ) as l
     where business_date in {{ build_dates() }} and next_date is not null
 ),
@@ -39,16 +43,18 @@ dates_touched as (
 ),
 
 current_keys as (
-    select distinct source_city_code, refund_id
+    select distinct
+        source_city_code,
+        refund_id
     from {{ ref('int_refund_versions') }}
-    where business_date in (select business_date from dates_touched)
-       or business_date in {{ build_dates() }}
+    where business_date in (select d.business_date from dates_touched as d)
+        or business_date in {{ build_dates() }}
 ),
 
 relevant as (
     select v.*
     from {{ ref('int_refund_versions') }} as v
-    inner join current_keys as k using (source_city_code, refund_id)
+    inner join current_keys using (source_city_code, refund_id)
 ),
 {% else %}
 relevant as (
@@ -58,7 +64,7 @@ relevant as (
 
 with_previous as (
     select
-        relevant.*,
+        *,
         lag(refund_id) over w as prev_refund_id,
         lag(is_completed) over w as prev_is_completed,
         lag(refunded_amount_yuan) over w as prev_refunded_amount_yuan,
@@ -71,7 +77,7 @@ with_previous as (
 current_versions as (
     select * from with_previous
     {% if is_incremental() %}
-    where business_date in (select business_date from dates_touched) or business_date in {{ build_dates() }}
+    where business_date in (select d.business_date from dates_touched as d) or business_date in {{ build_dates() }}
     {% endif %}
 ),
 
@@ -80,17 +86,40 @@ paired as (
         business_date,
         source_city_code,
         is_completed::integer - coalesce(prev_is_completed::integer, 0) as completed_change,
-        (case when is_completed then refunded_amount_yuan else 0 end)
-            - coalesce(case when prev_is_completed then prev_refunded_amount_yuan else 0 end, 0) as refunded_change_yuan,
-        (case when is_completed and method = 'cash' then refunded_amount_yuan else 0 end)
-            - coalesce(case when prev_is_completed and prev_method = 'cash' then prev_refunded_amount_yuan else 0 end, 0)
-            as refunded_cash_change_yuan,
-        (case when is_completed and method = 'course_exchange' then refunded_amount_yuan else 0 end)
-            - coalesce(case when prev_is_completed and prev_method = 'course_exchange' then prev_refunded_amount_yuan else 0 end, 0)
-            as refunded_course_exchange_change_yuan,
-        (case when is_completed and method = 'judicial' then refunded_amount_yuan else 0 end)
-            - coalesce(case when prev_is_completed and prev_method = 'judicial' then prev_refunded_amount_yuan else 0 end, 0)
-            as refunded_judicial_change_yuan,
+        (
+            (case when is_completed then refunded_amount_yuan else 0 end)
+            - coalesce(case when prev_is_completed then prev_refunded_amount_yuan else 0 end, 0)
+        ) as refunded_change_yuan,
+        (
+            (case when is_completed and method = 'cash' then refunded_amount_yuan else 0 end)
+            - coalesce(
+                case
+                    when prev_is_completed and prev_method = 'cash' then prev_refunded_amount_yuan
+                    else 0
+                end,
+                0
+            )
+        ) as refunded_cash_change_yuan,
+        (
+            (case when is_completed and method = 'course_exchange' then refunded_amount_yuan else 0 end)
+            - coalesce(
+                case
+                    when prev_is_completed and prev_method = 'course_exchange' then prev_refunded_amount_yuan
+                    else 0
+                end,
+                0
+            )
+        ) as refunded_course_exchange_change_yuan,
+        (
+            (case when is_completed and method = 'judicial' then refunded_amount_yuan else 0 end)
+            - coalesce(
+                case
+                    when prev_is_completed and prev_method = 'judicial' then prev_refunded_amount_yuan
+                    else 0
+                end,
+                0
+            )
+        ) as refunded_judicial_change_yuan,
         case when prev_refund_id is null then 1 else 0 end as cases_change,
         requested_amount_yuan - coalesce(prev_requested_amount_yuan, 0) as requested_change_yuan
     from current_versions

@@ -12,10 +12,13 @@
 with
 
 completed as (
-    select source_city_code, student_pseudonym, min(business_date) as first_completed_date
+    select
+        source_city_code,
+        student_pseudonym,
+        min(business_date) as first_completed_date
     from {{ ref('int_refund_versions') }}
     where is_completed and student_pseudonym is not null
-      and {{ on_build_dates() }}
+        and {{ on_build_dates() }}
     group by source_city_code, student_pseudonym
 ),
 

@@ -46,8 +46,10 @@ final as (
         r.status = 'completed' as is_completed,
         -- working days elapsed since the request, as of the business date
         (d.working_day_number - q.working_day_number) as working_days_since_request,
-        (r.status = 'requested'
-            and d.working_day_number - q.working_day_number > prm.refund_deemed_agreed_working_days) as is_overdue
+        (
+            r.status = 'requested'
+            and d.working_day_number - q.working_day_number > prm.refund_deemed_agreed_working_days
+        ) as is_overdue
     from refunds as r
     cross join params as prm
     left join calendar as d on d.calendar_date = r.business_date

@@ -4,7 +4,9 @@
 with
 
 alerted as (
-    select distinct institution_id, city_code
+    select distinct
+        institution_id,
+        city_code
     from {{ ref('risk_alerts') }}
     where institution_id is not null
 ),
@@ -20,9 +22,9 @@ final as (
         a.city_code::text as city_code,
         s.business_date::date as as_of_date
     from alerted as a
-    join snapshots as s
+    inner join snapshots as s
         on s.institution_id = a.institution_id and s.source_city_code = a.city_code
-    order by a.institution_id, s.business_date desc
+    order by a.institution_id asc, s.business_date desc
 )
 
 select * from final

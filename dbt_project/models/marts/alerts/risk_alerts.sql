@@ -23,7 +23,7 @@ rules as (
 ),
 
 acknowledgements as (
-    select * from {{ source('alerting', 'acknowledgements') }}
+    select * from {{ ref('stg_alerting__acknowledgements') }}
 ),
 
 latest as (
@@ -37,7 +37,7 @@ numbered as (
             partition by b.rule_id, b.city_code, b.institution_id order by b.business_date
         ) as episode_number
     from breaches as b
-    join evaluation_dates as d on d.business_date = b.business_date
+    inner join evaluation_dates as d on d.business_date = b.business_date
 ),
 
 episodes as (
@@ -73,7 +73,7 @@ final as (
         e.evidence::jsonb as evidence
     from episodes as e
     cross join latest as l
-    join rules as r on r.rule_id = e.rule_id
+    inner join rules as r on r.rule_id = e.rule_id
     left join acknowledgements as a
         on a.alert_id = md5(
             e.rule_id || '|' || e.city_code || '|' || coalesce(e.institution_id, '') || '|'

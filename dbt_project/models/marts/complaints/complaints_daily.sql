@@ -16,10 +16,15 @@ changes as (
 
 -- every (date, city) with any delivery, for cities with history in this fact
 build as (
-    select distinct i.business_date as as_of_date, i.source_city_code
+    select distinct
+        i.business_date as as_of_date,
+        i.source_city_code
     from {{ ref('int_institution_counts_daily') }} as i
     where {{ on_build_dates('i.business_date') }}
-      and exists (select 1 from changes as c where c.source_city_code = i.source_city_code and c.business_date <= i.business_date)
+        and exists (
+            select 1 from changes as c
+            where c.source_city_code = i.source_city_code and c.business_date <= i.business_date
+        )
 ),
 
 cumulative as (
@@ -38,21 +43,28 @@ cumulative as (
 ),
 
 open_now as (
-    select b.as_of_date, v.*
+    select
+        b.as_of_date,
+        v.*
     from build as b
     inner join {{ ref('int_complaint_versions') }} as v
         on v.source_city_code = b.source_city_code and not v.is_closed and v.business_date <= b.as_of_date
-    where not exists (
-        select 1
-        from {{ ref('int_complaint_versions') }} as n
-        where n.source_city_code = v.source_city_code and n.complaint_id = v.complaint_id
-          and n.business_date > v.business_date and n.business_date <= b.as_of_date
-    )
+    where
+        not exists (
+            select 1
+            from {{ ref('int_complaint_versions') }} as n
+            where n.source_city_code = v.source_city_code and n.complaint_id = v.complaint_id
+                and n.business_date > v.business_date and n.business_date <= b.as_of_date
+        )
 ),
 
 backlog as (
     select
-        as_of_date, source_city_code, scope, category, received_channel,
+        as_of_date,
+        source_city_code,
+        scope,
+        category,
+        received_channel,
         count(*) as open_clues,
         count(*) filter (where as_of_date - received_at::date <= 7) as open_0_7_days,
         count(*) filter (where as_of_date - received_at::date between 8 and 30) as open_8_30_days,

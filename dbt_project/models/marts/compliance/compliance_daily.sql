@@ -30,17 +30,24 @@ final as (
         subject_collections_priced::integer as subject_collections_priced,
         collections_above_price_cap::integer as collections_above_price_cap,
         collections_below_price_floor::integer as collections_below_price_floor,
-        (case when subject_collections_priced > 0
-              then (subject_collections_priced - collections_above_price_cap - collections_below_price_floor)::numeric
-                   / subject_collections_priced end) as guided_price_compliance_rate,
+        (
+            case
+                when subject_collections_priced > 0
+                    then (
+                        subject_collections_priced - collections_above_price_cap - collections_below_price_floor
+                    )::numeric / subject_collections_priced
+            end
+        ) as guided_price_compliance_rate,
         releases::integer as classes,
         subject_classes::integer as subject_classes,
         subject_classes_on_rest_day::integer as subject_classes_on_rest_day,
         classes_ending_too_late::integer as classes_ending_too_late,
         online_sessions_too_long::integer as online_sessions_too_long,
-        (collections_over_60_hours + collections_over_3_months + collections_non_subject_over_5000
+        (
+            collections_over_60_hours + collections_over_3_months + collections_non_subject_over_5000
             + collections_off_platform + collections_above_price_cap + collections_below_price_floor
-            + subject_classes_on_rest_day + classes_ending_too_late + online_sessions_too_long = 0) as is_compliant
+            + subject_classes_on_rest_day + classes_ending_too_late + online_sessions_too_long = 0
+        ) as is_compliant
     from daily
 )
 

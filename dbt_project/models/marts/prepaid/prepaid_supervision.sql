@@ -45,18 +45,20 @@ cumulative as (
         ) as collected_last_3_months_yuan,
         sum(f.prepaid_yuan) filter (where f.business_date = i.business_date) as collected_yuan,
         sum(f.collected_platform_yuan) filter (where f.business_date = i.business_date) as collected_platform_yuan,
-        sum(f.collected_bank_transfer_yuan) filter (where f.business_date = i.business_date) as collected_bank_transfer_yuan,
+        sum(f.collected_bank_transfer_yuan) filter (where f.business_date = i.business_date)
+            as collected_bank_transfer_yuan,
         sum(f.collected_cash_yuan) filter (where f.business_date = i.business_date) as collected_cash_yuan,
         sum(f.collected_other_yuan) filter (where f.business_date = i.business_date) as collected_other_yuan,
         sum(f.collections_over_60_hours + f.collections_over_3_months + f.collections_non_subject_over_5000)
-            filter (where f.business_date = i.business_date) as collections_over_caps
+        filter (where f.business_date = i.business_date) as collections_over_caps
     from institutions as i
     cross join params as p
     inner join flows as f
         on f.source_city_code = i.source_city_code and f.institution_id = i.institution_id
-       and f.business_date <= i.business_date
-    group by i.business_date, i.source_city_code, i.institution_id, i.category, i.status,
-             i.fund_supervision_mode, i.is_on_platform, p.reserve_period_months
+        and f.business_date <= i.business_date
+    group by
+        i.business_date, i.source_city_code, i.institution_id, i.category, i.status,
+        i.fund_supervision_mode, i.is_on_platform, p.reserve_period_months
 ),
 
 balances as (

@@ -16,10 +16,15 @@ changes as (
 
 -- every (date, city) with any delivery, for cities with history in this fact
 build as (
-    select distinct i.business_date as as_of_date, i.source_city_code
+    select distinct
+        i.business_date as as_of_date,
+        i.source_city_code
     from {{ ref('int_institution_counts_daily') }} as i
     where {{ on_build_dates('i.business_date') }}
-      and exists (select 1 from changes as c where c.source_city_code = i.source_city_code and c.business_date <= i.business_date)
+        and exists (
+            select 1 from changes as c
+            where c.source_city_code = i.source_city_code and c.business_date <= i.business_date
+        )
 ),
 
 cumulative as (
@@ -39,7 +44,9 @@ cumulative as (
 ),
 
 open_candidates as (
-    select b.as_of_date, v.*
+    select
+        b.as_of_date,
+        v.*
     from build as b
     inner join {{ ref('int_refund_versions') }} as v
         on v.source_city_code = b.source_city_code and v.is_open and v.business_date <= b.as_of_date
@@ -49,12 +56,13 @@ open_now as (
     -- still open as of the date: no later version on or before it
     select o.*
     from open_candidates as o
-    where not exists (
-        select 1
-        from {{ ref('int_refund_versions') }} as n
-        where n.source_city_code = o.source_city_code and n.refund_id = o.refund_id
-          and n.business_date > o.business_date and n.business_date <= o.as_of_date
-    )
+    where
+        not exists (
+            select 1
+            from {{ ref('int_refund_versions') }} as n
+            where n.source_city_code = o.source_city_code and n.refund_id = o.refund_id
+                and n.business_date > o.business_date and n.business_date <= o.as_of_date
+        )
 ),
 
 calendar as (

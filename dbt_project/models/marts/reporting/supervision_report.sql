@@ -38,11 +38,20 @@ cities as (
 
 -- every business date with data, and every city from its first date with data
 activity as (
-    select business_date, source_city_code from institution_counts
+    select
+        business_date,
+        source_city_code
+    from institution_counts
     union
-    select business_date, source_city_code from refund_changes
+    select
+        business_date,
+        source_city_code
+    from refund_changes
     union
-    select business_date, source_city_code from complaint_changes
+    select
+        business_date,
+        source_city_code
+    from complaint_changes
 ),
 
 dates as (
@@ -50,26 +59,44 @@ dates as (
 ),
 
 city_first as (
-    select source_city_code, min(business_date) as first_date from activity group by source_city_code
+    select
+        source_city_code,
+        min(business_date) as first_date
+    from activity
+    group by source_city_code
 ),
 
 grid as (
-    select d.as_of_date, f.source_city_code, c.city_name, c.province_code, c.province_name
+    select
+        d.as_of_date,
+        f.source_city_code,
+        c.city_name,
+        c.province_code,
+        c.province_name
     from dates as d
     inner join city_first as f on f.first_date <= d.as_of_date
     inner join cities as c on c.city_code = f.source_city_code
 ),
 
 new_students_city as (
-    select source_city_code, first_completed_date as business_date, count(*) as new_students
+    select
+        source_city_code,
+        first_completed_date as business_date,
+        count(*) as new_students
     from refund_students
     group by source_city_code, first_completed_date
 ),
 
 new_students_province as (
-    select province_code, first_completed_date as business_date, count(*) as new_students
+    select
+        province_code,
+        first_completed_date as business_date,
+        count(*) as new_students
     from (
-        select c.province_code, s.student_pseudonym, min(s.first_completed_date) as first_completed_date
+        select
+            c.province_code,
+            s.student_pseudonym,
+            min(s.first_completed_date) as first_completed_date
         from refund_students as s
         inner join cities as c on c.city_code = s.source_city_code
         group by c.province_code, s.student_pseudonym
@@ -134,7 +161,8 @@ city_rows as (
     left join lateral (
         select *
         from institution_counts as ic
-        where ic.source_city_code = r.source_city_code and ic.business_date <= r.as_of_date
+        -- lateral, correlated with the outer row: every reference stays qualified
+        where ic.source_city_code = r.source_city_code and ic.business_date <= r.as_of_date  -- noqa: RF03
         order by ic.business_date desc
         limit 1
     ) as i on true
@@ -147,9 +175,21 @@ province_students as (
         sum(coalesce(n.new_students, 0)) over (
             partition by p.province_code order by p.as_of_date rows between unbounded preceding and current row
         ) as refund_students
-    from (select distinct as_of_date, province_code from grid) as p
+    from (
+        select distinct
+            as_of_date,
+            province_code
+        from grid
+    ) as p
     left join new_students_province as n
         on n.province_code = p.province_code and n.business_date = p.as_of_date
+),
+
+province_names as (
+    select distinct
+        province_code,
+        province_name
+    from cities
 ),
 
 province_rows as (
@@ -179,7 +219,7 @@ province_rows as (
         sum(c.complaints_out_of_school) as complaints_out_of_school,
         sum(c.complaints_closed) as complaints_closed
     from city_rows as c
-    inner join (select distinct province_code, province_name from cities) as pn on pn.province_code = c.province_code
+    inner join province_names as pn on pn.province_code = c.province_code
     inner join province_students as ps on ps.province_code = c.province_code and ps.as_of_date = c.as_of_date
     group by c.as_of_date, c.province_code
 ),

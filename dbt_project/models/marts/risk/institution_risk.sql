@@ -41,29 +41,38 @@ window_activity as (
         coalesce(sum(s.prepaid_yuan) filter (where s.business_date = i.business_date), 0) as collected_today_yuan,
         coalesce(sum(s.released_yuan) filter (where s.business_date = i.business_date), 0) as released_today_yuan,
         coalesce(sum(s.consumed_value_yuan) filter (where s.business_date = i.business_date), 0) as consumed_today_yuan,
-        coalesce(sum(s.refund_requests_opened) filter (where s.business_date = i.business_date), 0) as refund_requests_today,
+        coalesce(sum(s.refund_requests_opened) filter (where s.business_date = i.business_date), 0)
+            as refund_requests_today,
         coalesce(sum(s.complaints_received) filter (where s.business_date = i.business_date), 0) as complaints_today,
-        coalesce(sum(s.collections_off_platform) filter (where s.business_date = i.business_date), 0) as off_platform_today,
+        coalesce(sum(s.collections_off_platform) filter (where s.business_date = i.business_date), 0)
+            as off_platform_today,
         coalesce(sum(s.collections_over_caps) filter (where s.business_date = i.business_date), 0) as over_caps_today,
         coalesce(sum(s.refunds_overdue) filter (where s.business_date = i.business_date), 0) as refunds_overdue_today,
         -- own baseline: average per day over the lookback window before the date
-        coalesce(sum(s.prepaid_collections) filter (where s.business_date < i.business_date), 0)::numeric
-            / max(p.surge_lookback_days) as collections_baseline,
-        coalesce(sum(s.refund_requests_opened) filter (where s.business_date < i.business_date), 0)::numeric
-            / max(p.surge_lookback_days) as refund_requests_baseline,
-        coalesce(sum(s.complaints_received) filter (where s.business_date < i.business_date), 0)::numeric
-            / max(p.surge_lookback_days) as complaints_baseline,
+        (
+            coalesce(sum(s.prepaid_collections) filter (where s.business_date < i.business_date), 0)::numeric
+            / max(p.surge_lookback_days)
+        ) as collections_baseline,
+        (
+            coalesce(sum(s.refund_requests_opened) filter (where s.business_date < i.business_date), 0)::numeric
+            / max(p.surge_lookback_days)
+        ) as refund_requests_baseline,
+        (
+            coalesce(sum(s.complaints_received) filter (where s.business_date < i.business_date), 0)::numeric
+            / max(p.surge_lookback_days)
+        ) as complaints_baseline,
         -- last 7 days including the date: days with collections, releases
         count(distinct s.business_date) filter (
-            where s.business_date > i.business_date - 7 and s.prepaid_collections > 0) as days_with_collections_7d,
+            where s.business_date > i.business_date - 7 and s.prepaid_collections > 0
+        ) as days_with_collections_7d,
         coalesce(sum(s.releases) filter (where s.business_date > i.business_date - 7), 0) as releases_7d,
         coalesce(sum(s.hidden_training_complaints), 0) as hidden_training_complaints_window
     from institutions as i
     cross join params as p
     left join signals as s
         on s.source_city_code = i.source_city_code and s.institution_id = i.institution_id
-       and s.business_date <= i.business_date
-       and s.business_date > i.business_date - p.surge_lookback_days
+        and s.business_date <= i.business_date
+        and s.business_date > i.business_date - p.surge_lookback_days
     group by i.business_date, i.source_city_code, i.institution_id
 ),
 
@@ -80,21 +89,32 @@ flags as (
         pp.protected_funds_yuan,
         pp.coverage_ratio,
         -- funds
-        coalesce(pp.outstanding_liability_yuan > 0
-            and pp.protected_funds_yuan < pp.outstanding_liability_yuan * p.reserve_floor_ratio, false)
-            as has_protected_below_liability,
-        coalesce(i.fund_supervision_mode = 'reserve'
-            and pp.reserve_balance_yuan < pp.collected_last_3_months_yuan, false) as has_reserve_below_3_months,
+        coalesce(
+            pp.outstanding_liability_yuan > 0
+            and pp.protected_funds_yuan < pp.outstanding_liability_yuan * p.reserve_floor_ratio,
+            false
+        ) as has_protected_below_liability,
+        coalesce(
+            i.fund_supervision_mode = 'reserve'
+            and pp.reserve_balance_yuan < pp.collected_last_3_months_yuan,
+            false
+        ) as has_reserve_below_3_months,
         (w.released_today_yuan > w.consumed_today_yuan + 0.01) as has_unusual_withdrawal,
         -- sales
         (w.days_with_collections_7d >= p.stall_min_days and w.releases_7d = 0) as has_consumption_stall,
-        (w.collections_today >= p.surge_min_count
-            and w.collections_today >= p.surge_factor * w.collections_baseline) as has_sales_spike,
+        (
+            w.collections_today >= p.surge_min_count
+            and w.collections_today >= p.surge_factor * w.collections_baseline
+        ) as has_sales_spike,
         -- refunds and complaints above the institution's own baseline
-        (w.refund_requests_today >= p.surge_min_count
-            and w.refund_requests_today >= p.surge_factor * w.refund_requests_baseline) as has_refund_surge,
-        (w.complaints_today >= p.surge_min_count
-            and w.complaints_today >= p.surge_factor * w.complaints_baseline) as has_complaint_spike,
+        (
+            w.refund_requests_today >= p.surge_min_count
+            and w.refund_requests_today >= p.surge_factor * w.refund_requests_baseline
+        ) as has_refund_surge,
+        (
+            w.complaints_today >= p.surge_min_count
+            and w.complaints_today >= p.surge_factor * w.complaints_baseline
+        ) as has_complaint_spike,
         (w.refunds_overdue_today > 0) as has_refund_overdue,
         -- activity after deregistration
         (i.status = 'cancelled' and w.collections_today > 0) as has_activity_after_deregistration,
@@ -114,7 +134,7 @@ flags as (
     inner join window_activity as w using (business_date, source_city_code, institution_id)
     left join prepaid as pp
         on pp.as_of_date = i.business_date and pp.source_city_code = i.source_city_code
-       and pp.institution_id = i.institution_id
+        and pp.institution_id = i.institution_id
 ),
 
 final as (
