@@ -43,7 +43,7 @@ lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
-	$(BIN)/sqlfluff lint dbt_project/models
+	$(BIN)/sqlfluff lint --processes 0 dbt_project/models
 
 test: lint manifest
 	$(BIN)/pytest
