@@ -5,27 +5,13 @@ never a mock. Each test session starts from an empty, migrated warehouse.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-# OVERSIGHT_TEST_LOCAL_DIR lets two test sessions run side by side on one checkout.
-TEST_LOCAL = Path(os.environ.get("OVERSIGHT_TEST_LOCAL_DIR", ROOT / ".local" / "test")).resolve()
-
-# Before any oversight module resolves paths: tests get their own server,
-# Airflow home and payload store, apart from the demo's.
-os.environ["OVERSIGHT_LOCAL_DIR"] = str(TEST_LOCAL)
-os.environ.pop("AIRFLOW_HOME", None)
-os.environ.pop("WAREHOUSE_URL", None)  # tests always use their own embedded server (opted in)
-os.environ["OVERSIGHT_EMBEDDED_WAREHOUSE"] = "1"
-os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
-
-from oversight.config import apply_telemetry_off  # noqa: E402
-from tests.support.dbt_gates import DbtDocs, docs_generate  # noqa: E402
+from oversight.config import apply_telemetry_off
+from tests.support.dbt_gates import DbtDocs, docs_generate
+from tests.support.runtime import SHAANXI_END, SHAANXI_START, TEST_LOCAL, admin_url, fresh_database, run_cli
 
 apply_telemetry_off()
 
@@ -53,12 +39,6 @@ def warehouse_url() -> Iterator[str]:
     yield url
 
 
-def _admin_url(url: str) -> str:
-    from oversight.db.connection import sibling_database_url
-
-    return sibling_database_url(url, "postgres")
-
-
 @pytest.fixture(scope="session")
 def template_url(warehouse_url: str) -> str:
     """A migrated, empty warehouse database to copy per module (CREATE DATABASE ... TEMPLATE)."""
@@ -67,7 +47,7 @@ def template_url(warehouse_url: str) -> str:
     from oversight.db.connection import sibling_database_url
 
     url = sibling_database_url(warehouse_url, "oversight_template")
-    with psycopg.connect(_admin_url(warehouse_url), autocommit=True) as conn:
+    with psycopg.connect(admin_url(warehouse_url), autocommit=True) as conn:
         conn.execute("drop database if exists oversight_template with (force)")
         conn.execute("create database oversight_template")
     previous = os.environ.get("WAREHOUSE_URL")
@@ -82,17 +62,6 @@ def template_url(warehouse_url: str) -> str:
         else:
             os.environ["WAREHOUSE_URL"] = previous
     return url
-
-
-def fresh_database(template: str, name: str) -> str:
-    import psycopg
-
-    from oversight.db.connection import sibling_database_url
-
-    with psycopg.connect(_admin_url(template), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}" template oversight_template')
-    return sibling_database_url(template, name)
 
 
 @pytest.fixture
@@ -119,23 +88,6 @@ def airflow_ready(warehouse_url: str) -> dict[str, str]:
 
     ensure_metadata_db()
     return airflow_env()
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``oversight`` console script as a user would."""
-    exe = Path(sys.executable).with_name("oversight")
-    return subprocess.run(
-        [str(exe), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-        cwd=ROOT,
-    )
-
-
-SHAANXI_START = "2026-11-02"
-SHAANXI_END = "2026-11-08"
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import ROOT, fresh_database, run_cli
+from tests.support.runtime import ROOT, fresh_database, run_cli
 
 D1, D2 = "2026-11-02", "2026-11-03"
 CITIES = "610100,610400"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from oversight.devkit.embedded_pg import free_port
-from tests.conftest import run_cli
+from tests.support.runtime import run_cli
 
 
 @pytest.mark.slow

@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 
 from oversight.devkit.embedded_pg import free_port
-from tests.conftest import fresh_database, run_cli
 from tests.support.redis_server import RedisServer, redis_server, redis_server_binary
+from tests.support.runtime import fresh_database, run_cli
 
 DAY = dt.date(2026, 11, 2)
 WORKERS = ("worker1", "worker2")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, run_cli
+from tests.support.runtime import ROOT, run_cli
 
 TELEMETRY = {
     "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",

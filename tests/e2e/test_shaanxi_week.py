@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import run_cli
+from tests.support.runtime import ROOT, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -231,9 +231,8 @@ def test_the_scheduler_builds_the_same_marts_as_the_in_process_path_did(shaanxi_
     built before the scheduler became the production path (commit a207f87, same simulator seed):
     row counts and an md5 of every row of every `marts.*` table."""
     import json
-    from pathlib import Path
 
-    expected = json.loads((Path(__file__).parent / "support" / "shaanxi_week_marts.json").read_text())
+    expected = json.loads((ROOT / "tests" / "support" / "shaanxi_week_marts.json").read_text())
     assert shaanxi_week["mart_checksums"] == {t: tuple(v) for t, v in expected.items()}
 
 

@@ -20,9 +20,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import SHAANXI_END, run_cli
 from tests.support.dbt_gates import DbtDocs, assert_full_coverage, assert_score
-from tests.test_alert_delivery import Robot, SmtpServer, valid_signature
+from tests.support.dingtalk_robot import Robot, valid_signature
+from tests.support.runtime import SHAANXI_END, run_cli
+from tests.support.smtp_server import SmtpServer
 
 
 def alerts(url: str) -> list[tuple[Any, ...]]:

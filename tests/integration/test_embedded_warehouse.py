@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from oversight.devkit.embedded_pg import EmbeddedPostgres, pg_bin_dir
-from tests.conftest import TEST_LOCAL, run_cli
+from tests.support.runtime import TEST_LOCAL, run_cli
 
 
 def test_db_url_connects_with_psql(warehouse_url: str) -> None:

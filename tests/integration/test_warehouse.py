@@ -20,8 +20,8 @@ import psycopg
 import pytest
 from stdnum.cn import ric, uscc
 
-from tests.conftest import ROOT
 from tests.support.dbt_gates import DbtDocs, assert_full_coverage, assert_score
+from tests.support.runtime import ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from oversight.config import ConfigError
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.runtime import ROOT
 
 
 def _production_env() -> dict[str, str]:

@@ -101,7 +101,7 @@ def test_simulator_is_deterministic_per_seed(tmp_path: Path) -> None:
 
 
 def test_plan_covers_configured_and_unconfigured_cities(tmp_path: Path) -> None:
-    from oversight.ingest.tasks import plan
+    from oversight.ingest.plan import plan
 
     (tmp_path / "440300" / "refunds").mkdir(parents=True)  # Shenzhen drops files without being configured
     (tmp_path / "not-a-city").mkdir()
