@@ -16,9 +16,10 @@ has no data interval: the business dates travel in the events' extra.
 3. `publish`: records the planned dates built and emits the mart Assets with
    the dates built in the events' extra; they schedule `oversight_alerts`.
 
-Connection: `oversight.warehouse.dbt.dbt_env()` (warehouse URL, role
-`oversight_transformer`, pseudonymisation key from configuration). Task groups:
-`oversight.warehouse.cosmos`; dates: `oversight.warehouse.rebuilds`; models: `dbt_project/`.
+Connection: the Airflow connection `oversight_warehouse` (Cosmos profile mapping;
+dbt acts as role `oversight_transformer`); the pseudonymisation key comes from
+configuration when a task runs. Task groups: `oversight.warehouse.cosmos`; dates:
+`oversight.warehouse.rebuilds`; models: `dbt_project/`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from oversight.assets import RAW_ASSETS, WAREHOUSE_MART_ASSETS
 from oversight.dag_support import START_DATE, default_args, on_dag_failure
 from oversight.dates import as_date, dates_from_extras, event_extras, extra_for
 from oversight.warehouse import rebuilds
-from oversight.warehouse.cosmos import ALERTS_SELECT, WAREHOUSE_SELECT, dbt_task_group
+from oversight.warehouse.cosmos import ALERTS_SELECT, DBT_MACROS, WAREHOUSE_SELECT, dbt_task_group
 
 PLAN = "{{ ti.xcom_pull(task_ids='plan')['build_dates'] }}"
 
@@ -47,6 +48,7 @@ PLAN = "{{ ti.xcom_pull(task_ids='plan')['build_dates'] }}"
     doc_md=__doc__,
     default_args=default_args(),
     on_failure_callback=on_dag_failure,
+    user_defined_macros=DBT_MACROS,  # the dbt tasks' environment, rendered when they run
     params={"business_date": Param(None, type=["null", "string"], description="YYYY-MM-DD to (re)build")},
 )
 def oversight_warehouse() -> None:

@@ -5,8 +5,23 @@
 tests) runs in the producer task, and a task per node reports that node's result.
 Incremental facts rebuild only the business dates in var ``build_dates``.
 
+Connection: Cosmos maps the dbt profile from the Airflow connection
+``oversight_warehouse`` (``PostgresUserPasswordProfileMapping``; the connection is
+defined by ``oversight.devkit.airflow_runtime.airflow_env()`` for the local services,
+by docker-compose.yml for the stack); dbt connects as its login and acts as
+``oversight_transformer`` (profile ``role``). The password reaches dbt as an
+environment variable Cosmos sets, never in the generated profiles.yml.
+
+Key: the pseudonymisation key reaches the database as ``PGOPTIONS`` (see
+``oversight.warehouse.dbt.pgoptions()``) in the tasks' environment. The value is a
+template calling the DAG macro ``oversight_dbt_pgoptions`` (``DBT_MACROS``: the DAG must
+pass them as ``user_defined_macros``), rendered when the task runs: the key never
+appears in the DAG file's serialisation, and the macro registers it with Airflow's
+secrets masker, so task logs and rendered fields show ``***``.
+
 Imported by DAG files at parse time: nothing here does I/O at import, and building a
-group reads only the compiled manifest and the project files Cosmos fingerprints.
+group reads only the compiled manifest and the project files Cosmos fingerprints (not
+the connection, which is read when a task runs).
 """
 
 from __future__ import annotations
@@ -16,8 +31,11 @@ from typing import Any
 
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.profiles import PostgresUserPasswordProfileMapping
 
+from oversight.config import TELEMETRY_OFF_ENV
 from oversight.dag_support import OWNER, default_args
+from oversight.db.connection import ROLE_NAMES
 from oversight.warehouse import dbt
 
 # Node selections of the warehouse DAG's two task groups (one `dbt build` each).
@@ -25,11 +43,44 @@ ALERTS_SELECT = ["path:models/intermediate/alerts", "path:models/marts/alerts", 
 WAREHOUSE_SELECT = ["path:seeds", "path:models", "path:snapshots"]
 
 
+def dbt_pgoptions() -> str:
+    """``PGOPTIONS`` for the tasks' dbt (the macro ``oversight_dbt_pgoptions``, called when a task
+    renders its fields): the key from configuration, registered with the secrets masker first."""
+    from airflow.sdk.log import mask_secret
+
+    key = dbt.pseudonym_key()
+    value = dbt.pgoptions(key)
+    mask_secret(key)
+    mask_secret(value.split("=", 1)[1])  # the escaped form, should escaping have changed it
+    return value
+
+
+DBT_MACROS: dict[str, Any] = {"oversight_dbt_pgoptions": dbt_pgoptions}
+DBT_ENV = {"PGOPTIONS": "{{ oversight_dbt_pgoptions() }}", **TELEMETRY_OFF_ENV}
+
+
+def profile_config() -> ProfileConfig:
+    """The dbt profile, mapped from the Airflow connection ``oversight_warehouse`` when a task runs."""
+    return ProfileConfig(
+        profile_name="oversight",  # dbt_project.yml's profile
+        target_name="warehouse",
+        profile_mapping=PostgresUserPasswordProfileMapping(
+            conn_id=dbt.WAREHOUSE_CONN_ID,
+            # as dbt_project/profiles.yml: the default schema, the role dbt acts as, threads, timeout
+            profile_args={
+                "schema": "staging",
+                "role": ROLE_NAMES["transformer"],
+                "threads": 2,
+                "connect_timeout": 10,
+            },
+        ),
+    )
+
+
 def _operator_args(build_dates: str) -> dict[str, Any]:
     return {
         "vars": {"build_dates": build_dates},
         "install_deps": False,
-        "on_execute_callback": dbt.apply_dbt_env,  # connection and key from configuration, at run time
         "owner": OWNER,
         "retries": 2,
         "deferrable": False,
@@ -42,13 +93,12 @@ def dbt_task_group(
 ) -> DbtTaskGroup:
     """A watcher task group building ``select`` minus ``exclude`` for the dates ``build_dates``
     (a template rendered at run time, e.g. the plan task's XCom)."""
-    project = dbt.project_dir()
     group = DbtTaskGroup(
         group_id=group_id,
-        project_config=ProjectConfig(dbt_project_path=project, manifest_path=dbt.manifest_path()),
-        profile_config=ProfileConfig(
-            profile_name="oversight", target_name="warehouse", profiles_yml_filepath=project / "profiles.yml"
+        project_config=ProjectConfig(
+            dbt_project_path=dbt.project_dir(), manifest_path=dbt.manifest_path(), env_vars=DBT_ENV
         ),
+        profile_config=profile_config(),
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.DBT_RUNNER
         ),
@@ -62,6 +112,9 @@ def dbt_task_group(
         operator_args=_operator_args(build_dates),
         default_args=default_args(),
     )
+    macros = group.dag.user_defined_macros or {}
+    if any(macros.get(name) is not macro for name, macro in DBT_MACROS.items()):
+        raise dbt.DbtError(f"task group {group_id}: its DAG needs user_defined_macros=DBT_MACROS (the dbt env)")
     producer_first(group)
     return group
 

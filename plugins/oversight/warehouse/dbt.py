@@ -1,9 +1,13 @@
 """How dbt is run here: project, environment, manifest, runs.
 
-- ``dbt_env()``: the environment a dbt process needs. Connection values are derived
-  from ``oversight.db.connection.warehouse_url()`` (host ``127.0.0.1`` for the embedded
-  server: Cosmos cannot use a unix socket); dbt acts as ``oversight_transformer``
-  (the profile's ``role``). The pseudonymisation key is configuration
+- ``warehouse_target()``: how dbt reaches the warehouse, derived from
+  ``oversight.db.connection.warehouse_url()`` (host ``127.0.0.1`` for the embedded
+  server: Cosmos cannot use a unix socket). Two consumers: ``dbt_env()``, the
+  environment ``dbt_project/profiles.yml`` reads when dbt runs outside Airflow, and
+  ``airflow_connection()``, the Airflow connection ``oversight_warehouse`` the Cosmos
+  task groups map their profile from (``oversight.warehouse.cosmos``). Either way dbt
+  acts as ``oversight_transformer`` (the profile's ``role``).
+- ``pseudonym_key()`` / ``pgoptions()``: the pseudonymisation key is configuration
   (``OVERSIGHT_PSEUDONYM_KEY``, else the local secret ``pseudonym_key``) and reaches
   the database only as the session setting ``oversight.pseudonym_key`` (``PGOPTIONS``),
   never in SQL text. Telemetry is off.
@@ -22,15 +26,19 @@ The warehouse DAG's task groups: ``oversight.warehouse.cosmos``; dbt docs:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from oversight.config import TELEMETRY_OFF_ENV, paths
 
 PSEUDONYM_KEY_ENV = "OVERSIGHT_PSEUDONYM_KEY"
+# The Airflow connection the Cosmos task groups' dbt profile is mapped from (``airflow_connection()``).
+WAREHOUSE_CONN_ID = "oversight_warehouse"
+WAREHOUSE_CONN_ENV = f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"
 
 
 class DbtError(RuntimeError):
@@ -62,31 +70,68 @@ def _pgoptions_value(value: str) -> str:
     return value.replace("\\", "\\\\").replace(" ", "\\ ")
 
 
-def dbt_env(url: str | None = None) -> dict[str, str]:
-    """Environment variables for a dbt process (profile values, key, telemetry off)."""
+def pgoptions(key: str | None = None) -> str:
+    """``PGOPTIONS`` carrying the pseudonymisation key as the session setting ``oversight.pseudonym_key``."""
+    return f"-c oversight.pseudonym_key={_pgoptions_value(key if key is not None else pseudonym_key())}"
+
+
+def warehouse_target(url: str | None = None) -> dict[str, str]:
+    """How dbt reaches the warehouse at ``url`` (default ``warehouse_url()``): host, port, user,
+    password, dbname, and sslmode when the URL sets one. A unix-socket or ``localhost`` host
+    becomes ``127.0.0.1``: Cosmos cannot use a unix socket."""
     from oversight.db.connection import warehouse_url
 
     parts = urlsplit(url or warehouse_url())
     host = parts.hostname or "127.0.0.1"
     if host.startswith("/") or host == "localhost":
         host = "127.0.0.1"
+    target = {
+        "host": host,
+        "port": str(parts.port or 5432),
+        "user": unquote(parts.username or "postgres"),
+        "password": unquote(parts.password or ""),
+        "dbname": unquote(parts.path.lstrip("/")) or "oversight",
+    }
+    sslmode = parse_qs(parts.query).get("sslmode")
+    if sslmode:
+        target["sslmode"] = sslmode[-1]
+    return target
+
+
+def airflow_connection(url: str | None = None) -> str:
+    """The Airflow connection ``WAREHOUSE_CONN_ID`` for the warehouse at ``url`` (JSON, the value of
+    ``AIRFLOW_CONN_OVERSIGHT_WAREHOUSE``): the Cosmos task groups map their dbt profile from it."""
+    t = warehouse_target(url)
+    conn: dict[str, Any] = {
+        "conn_type": "postgres",
+        "host": t["host"],
+        "port": int(t["port"]),
+        "login": t["user"],
+        "password": t["password"],
+        "schema": t["dbname"],  # an Airflow postgres connection's "schema" is the database
+    }
+    if "sslmode" in t:
+        conn["extra"] = {"sslmode": t["sslmode"]}
+    return json.dumps(conn)
+
+
+def dbt_env(url: str | None = None) -> dict[str, str]:
+    """Environment variables for a dbt process run outside Airflow (``run_dbt()``, tests, docs):
+    the values ``dbt_project/profiles.yml`` reads, the key, telemetry off."""
+    t = warehouse_target(url)
     env = {
-        "OVERSIGHT_DBT_HOST": host,
-        "OVERSIGHT_DBT_PORT": str(parts.port or 5432),
-        "OVERSIGHT_DBT_USER": unquote(parts.username or "postgres"),
-        "OVERSIGHT_DBT_PASSWORD": unquote(parts.password or ""),
-        "OVERSIGHT_DBT_DBNAME": unquote(parts.path.lstrip("/")) or "oversight",
-        "PGOPTIONS": f"-c oversight.pseudonym_key={_pgoptions_value(pseudonym_key())}",
+        "OVERSIGHT_DBT_HOST": t["host"],
+        "OVERSIGHT_DBT_PORT": t["port"],
+        "OVERSIGHT_DBT_USER": t["user"],
+        "OVERSIGHT_DBT_PASSWORD": t["password"],
+        "OVERSIGHT_DBT_DBNAME": t["dbname"],
+        **({"OVERSIGHT_DBT_SSLMODE": t["sslmode"]} if "sslmode" in t else {}),
+        "PGOPTIONS": pgoptions(),
         "DBT_PROFILES_DIR": str(project_dir()),
         "DBT_PROJECT_DIR": str(project_dir()),
         **TELEMETRY_OFF_ENV,
     }
     return env
-
-
-def apply_dbt_env(context: Any = None) -> None:
-    """Put the dbt environment into this process (Cosmos tasks' ``on_execute_callback``)."""
-    os.environ.update(dbt_env())
 
 
 def _newest_source_mtime() -> float:
@@ -161,8 +206,6 @@ def _invoke(args: Sequence[str], env: dict[str, str]) -> Any:
 
 def run_dbt(args: Sequence[str], *, build_dates: Iterable[dt.date] | None = None, url: str | None = None) -> Any:
     """Run one dbt command against the warehouse; ``build_dates`` sets var build_dates."""
-    import json
-
     args = list(args)
     if build_dates is not None:
         dates = ",".join(sorted({d.isoformat() for d in build_dates}))
