@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,12 +162,29 @@ print(json.dumps({
         (t.profile_config.profile_mapping.conn_id, repr(t.on_execute_callback))
         for t in dag.tasks if hasattr(t, "profile_config")
     }),
+    "upstream": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},
+    "trigger_rules": {t.task_id: str(t.trigger_rule.value) for t in dag.tasks},
 }))
 """
 
 
+@pytest.fixture(scope="module")
+def warehouse_dag(airflow_ready: dict[str, str]) -> dict[str, Any]:
+    """The warehouse DAG as its tasks see it: connection, rendered fields, graph."""
+    out = subprocess.run(
+        [sys.executable, "-c", WAREHOUSE_DAG_PROBE, str(ROOT / "dags")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **airflow_ready},
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    info: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return info
+
+
 def test_the_warehouse_dags_dbt_gets_connection_role_and_key_from_configuration(
-    airflow_ready: dict[str, str],
+    warehouse_dag: dict[str, Any],
 ) -> None:
     """dbt in the warehouse DAG connects through the Airflow connection `oversight_warehouse`
     (Cosmos profile mapping) as role oversight_transformer; the pseudonymisation key is put in its
@@ -176,15 +194,7 @@ def test_the_warehouse_dags_dbt_gets_connection_role_and_key_from_configuration(
 
     from oversight.db.connection import warehouse_url
 
-    out = subprocess.run(
-        [sys.executable, "-c", WAREHOUSE_DAG_PROBE, str(ROOT / "dags")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **airflow_ready},
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    info = json.loads(out.stdout.strip().splitlines()[-1])
+    info = warehouse_dag
     assert info["key_in_serialisation"] is False
     assert info["key_in_rendered_fields"] is False
     assert info["pgoptions_rendered"] is True
@@ -202,3 +212,34 @@ def test_the_warehouse_dags_dbt_gets_connection_role_and_key_from_configuration(
     assert "COSMOS_CONN_POSTGRES_PASSWORD" in profile["password"]  # a reference: the value is in the env
     assert info["password_env"] == ["COSMOS_CONN_POSTGRES_PASSWORD"]
     assert info["dbt_tasks"] == [["oversight_warehouse", "[]"]]
+
+
+def test_the_warehouse_dags_producers_run_before_their_watchers(warehouse_dag: dict[str, Any]) -> None:
+    """plan -> warehouse (its producer's `dbt build`, then the per-node watchers) -> alerts (the
+    same) -> publish: a group's producer is its only root, every watcher of the group descends
+    from it, and nothing of a group starts before the previous one is done."""
+    upstream: dict[str, list[str]] = warehouse_dag["upstream"]
+
+    def ancestors(task_id: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(upstream[task_id])
+        while todo:
+            t = todo.pop()
+            if t not in seen:
+                seen.add(t)
+                todo.extend(upstream[t])
+        return seen
+
+    groups = {g: {t for t in upstream if t.startswith(f"{g}.")} for g in ("warehouse", "alerts")}
+    for group, tasks in groups.items():
+        producer = f"{group}.dbt_producer_watcher"
+        assert producer in tasks
+        roots = {t for t in tasks if not set(upstream[t]) & tasks}
+        assert roots == {producer}, group
+        assert all(producer in ancestors(t) for t in tasks - {producer}), group
+        assert len(tasks) > 5, group  # the per-node watchers are there
+    assert set(upstream["warehouse.dbt_producer_watcher"]) == {"plan"}
+    assert groups["warehouse"] <= ancestors("alerts.dbt_producer_watcher")
+    assert groups["alerts"] | groups["warehouse"] | {"plan"} == ancestors("publish")
+    # the gate Cosmos puts after a group's producer stays what Cosmos made it
+    assert warehouse_dag["trigger_rules"]["warehouse.dbt_producer_watcher_done"] == "none_failed"

@@ -2,8 +2,9 @@
 
 ``dbt_task_group()`` builds one ``DbtTaskGroup`` in watcher execution mode: one
 ``dbt build`` of the group's selection (models, seeds, snapshots, data and unit
-tests) runs in the producer task, and a task per node reports that node's result.
-Incremental facts rebuild only the business dates in var ``build_dates``.
+tests) runs in the producer task, then a watcher task per node reports that node's
+result (``_producer_before_watchers()``). Incremental facts rebuild only the business
+dates in var ``build_dates``.
 
 Connection: Cosmos maps the dbt profile from the Airflow connection
 ``oversight_warehouse`` (``PostgresUserPasswordProfileMapping``; the connection is
@@ -30,7 +31,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import PRODUCER_WATCHER_TASK_ID, ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.operators.watcher import DbtProducerWatcherOperator
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
 from oversight.config import TELEMETRY_OFF_ENV
@@ -115,19 +117,29 @@ def dbt_task_group(
     macros = group.dag.user_defined_macros or {}
     if any(macros.get(name) is not macro for name, macro in DBT_MACROS.items()):
         raise dbt.DbtError(f"task group {group_id}: its DAG needs user_defined_macros=DBT_MACROS (the dbt env)")
-    producer_first(group)
+    _producer_before_watchers(group)
     return group
 
 
-def producer_first(group: Any) -> None:
-    """Put a Cosmos watcher group's producer (its one ``dbt build``) upstream of every
-    per-node watcher task. Cosmos lets the watchers start alongside the producer and
-    wait for its events; run serially (``dag.test()``, as ``oversight run`` does) a
-    watcher scheduled first would wait for a producer that never starts. With the
-    producer first, each watcher finds its node's result at its first poke."""
-    producer = next((t for tid, t in group.children.items() if tid.endswith("dbt_producer_watcher")), None)
-    if producer is None:
+def _producer_before_watchers(group: DbtTaskGroup) -> None:
+    """The group's producer (its one ``dbt build``) upstream of the watchers of the selection's
+    root nodes, so of every watcher (the others follow their dbt parents).
+
+    Cosmos wires a ``DbtTaskGroup``'s watchers to start alongside the producer and poll for its
+    events (for a ``DbtDag`` it puts the producer upstream of the root nodes, with trigger rule
+    "always"). Here the watchers poll synchronously (``deferrable=False``): started alongside,
+    each would hold a worker slot, polling, for the whole build. Started after it, each finds
+    its node's result at its first poke. The wiring uses Cosmos's post-rendering customisation
+    (the converter's ``dbt_graph.filtered_nodes`` and ``tasks_map``) and the producer's key
+    there, ``PRODUCER_WATCHER_TASK_ID``: a root is a node none of whose dbt parents has a task
+    in the group. The watchers keep the default trigger rule: a producer whose ``dbt build``
+    failed is retried by Cosmos as a skip (it never builds twice), and its watchers are then
+    skipped with it."""
+    producer = group.tasks_map.get(PRODUCER_WATCHER_TASK_ID)
+    if not isinstance(producer, DbtProducerWatcherOperator):
         raise dbt.DbtError(f"task group {group.group_id} has no dbt producer task (not a watcher group?)")
-    for tid, task in group.children.items():
-        if task is not producer and not tid.endswith("dbt_producer_watcher_done"):
-            producer >> task
+    # the nodes with a task (sources, say, are selected nodes without one)
+    rendered = group.tasks_map.keys() & group.dbt_graph.filtered_nodes.keys()
+    for unique_id in sorted(rendered):
+        if not set(group.dbt_graph.filtered_nodes[unique_id].depends_on) & rendered:
+            producer >> group.tasks_map[unique_id]
