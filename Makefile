@@ -55,7 +55,7 @@ manifest: venv
 # dbt docs of the warehouse on http://127.0.0.1:$(DOCS_PORT) (needs the database for the catalog)
 DOCS_PORT ?= 8081
 docs: manifest
-	$(BIN)/python -c "from oversight.warehouse.dbt import docs; docs(port=$(DOCS_PORT))"
+	$(BIN)/python -c "from oversight.warehouse.docs import docs; docs(port=$(DOCS_PORT))"
 
 stop:
 	@test -x $(BIN)/oversight && $(BIN)/oversight db stop || echo "no virtualenv: nothing to stop"

@@ -53,19 +53,20 @@ def ingest_day(landing: Path, day: dt.date) -> int:
 
 def build(dates: list[dt.date] | None = None) -> float:
     from oversight.warehouse import dbt as dbt_build
+    from oversight.warehouse import rebuilds
 
     args = ["build"]
     for s in WAREHOUSE_ONLY:
         args += ["--select", s]
     for e in EXCLUDE:
         args += ["--exclude", e]
-    pending, cutoff = dbt_build.pending_dates()
+    pending, cutoff = rebuilds.pending_dates()
     wanted = dates if dates is not None else pending
     t0 = time.perf_counter()
     dbt_build.run_dbt(args, build_dates=wanted)
     elapsed = time.perf_counter() - t0
     if cutoff is not None:
-        dbt_build.mark_built(wanted, cutoff)
+        rebuilds.mark_built(wanted, cutoff)
     return elapsed
 
 

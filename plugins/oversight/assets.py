@@ -20,6 +20,18 @@ def mart_asset(name: str) -> Asset:
     return Asset(name=f"marts.{name}", uri=f"{WAREHOUSE}/marts/{name}")
 
 
+# The analyst-facing marts the warehouse DAG emits (its `publish` task's outlets).
+MARTS = (
+    "supervision_report",
+    "prepaid_supervision",
+    "refunds_daily",
+    "complaints_daily",
+    "compliance_daily",
+    "institution_risk",
+    "risk_alerts",
+)
+WAREHOUSE_MART_ASSETS: list[Asset] = [mart_asset(name) for name in MARTS]
+
 # What the warehouse DAG emits and the alerts DAG is scheduled on.
 SUPERVISION_REPORT_ASSET = mart_asset("supervision_report")
 RISK_ALERTS_ASSET = mart_asset("risk_alerts")

@@ -2,7 +2,9 @@
 
 ``airflow_env()`` is the single source of the Airflow configuration for the
 embedded default; explicit environment variables (a deployment's) win over
-every default here, except telemetry, which is always off.
+every default here, except telemetry, which is always off, and the Airflow
+connection ``oversight_warehouse`` (dbt's, in the warehouse DAG), which always
+follows the warehouse URL (``WAREHOUSE_URL`` or the embedded server).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from oversight.config import TIMEZONE, apply_telemetry_off, paths
 from oversight.db.connection import ensure_database, sibling_database_url, warehouse_url
 from oversight.secrets_store import local_secret
+from oversight.warehouse.dbt import WAREHOUSE_CONN_ENV, airflow_connection
 
 API_PORT_DEFAULT = "8080"
 # pools bounding concurrency: HTTP pulls from city platforms, loads into the warehouse
@@ -72,12 +75,15 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(p.airflow_home / "logs"),
         "AIRFLOW__WEBSERVER__EXPOSE_CONFIG": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url(),
-        "AIRFLOW_CONN_OVERSIGHT_WAREHOUSE": warehouse_url(),
         "OVERSIGHT_HOME": str(p.root),
         "XDG_RUNTIME_DIR": str(p.local / "run"),
     }
     defaults["WAREHOUSE_URL"] = warehouse_url()  # the services' tasks connect to exactly this server
     env = {**defaults, **{k: v for k, v in os.environ.items() if k in defaults}}
+    # The warehouse connection (the Cosmos task groups' dbt profile) always follows the warehouse
+    # URL, the deployment's setting: a value inherited from an earlier configure_process() of
+    # another WAREHOUSE_URL would point dbt at another database.
+    env[WAREHOUSE_CONN_ENV] = airflow_connection(warehouse_url())
     (p.local / "run").mkdir(parents=True, exist_ok=True)
     return apply_telemetry_off(env)
 

@@ -1,37 +1,44 @@
-"""The dbt warehouse build: environment, manifest, runs and the rebuild bookkeeping.
+"""How dbt is run here: project, environment, manifest, runs.
 
-One place that knows how dbt is run here:
-
-- ``dbt_env()``: the environment a dbt process needs. Connection values are derived
-  from ``oversight.db.connection.warehouse_url()`` (host ``127.0.0.1`` for the embedded
-  server: Cosmos cannot use a unix socket); dbt acts as ``oversight_transformer``
-  (the profile's ``role``). The pseudonymisation key is configuration
+- ``warehouse_target()``: how dbt reaches the warehouse, derived from
+  ``oversight.db.connection.warehouse_url()`` (host ``127.0.0.1`` for the embedded
+  server: Cosmos cannot use a unix socket). Two consumers: ``dbt_env()``, the
+  environment ``dbt_project/profiles.yml`` reads when dbt runs outside Airflow, and
+  ``airflow_connection()``, the Airflow connection ``oversight_warehouse`` the Cosmos
+  task groups map their profile from (``oversight.warehouse.cosmos``). Either way dbt
+  acts as ``oversight_transformer`` (the profile's ``role``).
+- ``pseudonym_key()`` / ``pgoptions()``: the pseudonymisation key is configuration
   (``OVERSIGHT_PSEUDONYM_KEY``, else the local secret ``pseudonym_key``) and reaches
   the database only as the session setting ``oversight.pseudonym_key`` (``PGOPTIONS``),
   never in SQL text. Telemetry is off.
 - ``ensure_manifest()``: ``dbt parse`` when ``target/manifest.json`` is missing or
   older than any project file (the warehouse DAG is rendered from it by Cosmos).
 - ``run_dbt()``: dbt programmatically (``dbtRunner``), raising ``DbtError`` on failure.
-- ``pending_dates()`` / ``mark_built()``: which business dates a build covers
-  (``audit.rebuild_dates`` rows not yet built) and recording them built.
-- ``write_seeds()``: the generated seeds (city reference, working-day calendar).
+- ``build()``: ``dbt build`` of the pending rebuild dates, recorded built
+  (bookkeeping: ``oversight.warehouse.rebuilds``).
+- ``prepare()``: the bootstrap step, generated seeds (``oversight.warehouse.seeds``)
+  and the manifest.
+
+The warehouse DAG's task groups: ``oversight.warehouse.cosmos``; dbt docs:
+``oversight.warehouse.docs``.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
+import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from oversight.config import TELEMETRY_OFF_ENV, paths
 
 PSEUDONYM_KEY_ENV = "OVERSIGHT_PSEUDONYM_KEY"
-CALENDAR_FIRST = dt.date(2021, 1, 1)
-CALENDAR_LAST = dt.date(2026, 12, 31)
+# The Airflow connection the Cosmos task groups' dbt profile is mapped from (``airflow_connection()``).
+WAREHOUSE_CONN_ID = "oversight_warehouse"
+WAREHOUSE_CONN_ENV = f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"
 
 
 class DbtError(RuntimeError):
@@ -63,31 +70,68 @@ def _pgoptions_value(value: str) -> str:
     return value.replace("\\", "\\\\").replace(" ", "\\ ")
 
 
-def dbt_env(url: str | None = None) -> dict[str, str]:
-    """Environment variables for a dbt process (profile values, key, telemetry off)."""
+def pgoptions(key: str | None = None) -> str:
+    """``PGOPTIONS`` carrying the pseudonymisation key as the session setting ``oversight.pseudonym_key``."""
+    return f"-c oversight.pseudonym_key={_pgoptions_value(key if key is not None else pseudonym_key())}"
+
+
+def warehouse_target(url: str | None = None) -> dict[str, str]:
+    """How dbt reaches the warehouse at ``url`` (default ``warehouse_url()``): host, port, user,
+    password, dbname, and sslmode when the URL sets one. A unix-socket or ``localhost`` host
+    becomes ``127.0.0.1``: Cosmos cannot use a unix socket."""
     from oversight.db.connection import warehouse_url
 
     parts = urlsplit(url or warehouse_url())
     host = parts.hostname or "127.0.0.1"
     if host.startswith("/") or host == "localhost":
         host = "127.0.0.1"
+    target = {
+        "host": host,
+        "port": str(parts.port or 5432),
+        "user": unquote(parts.username or "postgres"),
+        "password": unquote(parts.password or ""),
+        "dbname": unquote(parts.path.lstrip("/")) or "oversight",
+    }
+    sslmode = parse_qs(parts.query).get("sslmode")
+    if sslmode:
+        target["sslmode"] = sslmode[-1]
+    return target
+
+
+def airflow_connection(url: str | None = None) -> str:
+    """The Airflow connection ``WAREHOUSE_CONN_ID`` for the warehouse at ``url`` (JSON, the value of
+    ``AIRFLOW_CONN_OVERSIGHT_WAREHOUSE``): the Cosmos task groups map their dbt profile from it."""
+    t = warehouse_target(url)
+    conn: dict[str, Any] = {
+        "conn_type": "postgres",
+        "host": t["host"],
+        "port": int(t["port"]),
+        "login": t["user"],
+        "password": t["password"],
+        "schema": t["dbname"],  # an Airflow postgres connection's "schema" is the database
+    }
+    if "sslmode" in t:
+        conn["extra"] = {"sslmode": t["sslmode"]}
+    return json.dumps(conn)
+
+
+def dbt_env(url: str | None = None) -> dict[str, str]:
+    """Environment variables for a dbt process run outside Airflow (``run_dbt()``, tests, docs):
+    the values ``dbt_project/profiles.yml`` reads, the key, telemetry off."""
+    t = warehouse_target(url)
     env = {
-        "OVERSIGHT_DBT_HOST": host,
-        "OVERSIGHT_DBT_PORT": str(parts.port or 5432),
-        "OVERSIGHT_DBT_USER": unquote(parts.username or "postgres"),
-        "OVERSIGHT_DBT_PASSWORD": unquote(parts.password or ""),
-        "OVERSIGHT_DBT_DBNAME": unquote(parts.path.lstrip("/")) or "oversight",
-        "PGOPTIONS": f"-c oversight.pseudonym_key={_pgoptions_value(pseudonym_key())}",
+        "OVERSIGHT_DBT_HOST": t["host"],
+        "OVERSIGHT_DBT_PORT": t["port"],
+        "OVERSIGHT_DBT_USER": t["user"],
+        "OVERSIGHT_DBT_PASSWORD": t["password"],
+        "OVERSIGHT_DBT_DBNAME": t["dbname"],
+        **({"OVERSIGHT_DBT_SSLMODE": t["sslmode"]} if "sslmode" in t else {}),
+        "PGOPTIONS": pgoptions(),
         "DBT_PROFILES_DIR": str(project_dir()),
         "DBT_PROJECT_DIR": str(project_dir()),
         **TELEMETRY_OFF_ENV,
     }
     return env
-
-
-def apply_dbt_env(context: Any = None) -> None:
-    """Put the dbt environment into this process (Cosmos tasks' ``on_execute_callback``)."""
-    os.environ.update(dbt_env())
 
 
 def _newest_source_mtime() -> float:
@@ -162,8 +206,6 @@ def _invoke(args: Sequence[str], env: dict[str, str]) -> Any:
 
 def run_dbt(args: Sequence[str], *, build_dates: Iterable[dt.date] | None = None, url: str | None = None) -> Any:
     """Run one dbt command against the warehouse; ``build_dates`` sets var build_dates."""
-    import json
-
     args = list(args)
     if build_dates is not None:
         dates = ",".join(sorted({d.isoformat() for d in build_dates}))
@@ -175,44 +217,11 @@ def run_dbt(args: Sequence[str], *, build_dates: Iterable[dt.date] | None = None
     return _invoke(args, env)
 
 
-def pending_dates() -> tuple[list[dt.date], dt.datetime | None]:
-    """Business dates published but not yet built, and the time they were read (the cutoff)."""
-    from oversight.db.connection import connect
-
-    with connect("transformer") as conn:
-        row = conn.execute("select now()").fetchone()
-        assert row is not None
-        cutoff: dt.datetime = row[0]
-        dates = [
-            d
-            for (d,) in conn.execute(
-                "select distinct business_date from audit.rebuild_dates"
-                " where built_at is null and recorded_at <= %s order by 1",
-                (cutoff,),
-            )
-        ]
-    return dates, cutoff
-
-
-def mark_built(dates: Iterable[dt.date], cutoff: dt.datetime) -> int:
-    """Record the pending rows of ``dates`` recorded up to ``cutoff`` as built."""
-    from oversight.db.connection import connect
-
-    wanted = sorted(set(dates))
-    if not wanted:
-        return 0
-    with connect("transformer") as conn:
-        cur = conn.execute(
-            "update audit.rebuild_dates set built_at = now()"
-            " where built_at is null and business_date = any(%s) and recorded_at <= %s",
-            (wanted, cutoff),
-        )
-        conn.commit()
-        return cur.rowcount
-
-
 def build(select: Sequence[str] = (), *, dates: Iterable[dt.date] | None = None) -> list[dt.date]:
     """``dbt build`` of the pending dates (or ``dates``), then mark them built. Returns the dates."""
+    from oversight.warehouse.rebuilds import mark_built, pending_dates
+    from oversight.warehouse.seeds import CALENDAR_FIRST
+
     pending, cutoff = pending_dates()
     wanted = sorted(set(dates)) if dates is not None else pending
     args = ["build", *([a for s in select for a in ("--select", s)])]
@@ -222,177 +231,9 @@ def build(select: Sequence[str] = (), *, dates: Iterable[dt.date] | None = None)
     return wanted
 
 
-# -- generated seeds -------------------------------------------------------------
-
-
-def _write_csv(path: Path, header: list[str], rows: Iterable[Sequence[Any]]) -> None:
-    import io
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    for r in rows:
-        w.writerow(r)
-    text = buf.getvalue()
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
-
-
-def calendar_rows(first: dt.date = CALENDAR_FIRST, last: dt.date = CALENDAR_LAST) -> list[list[Any]]:
-    """One row per day from ``chinesecalendar`` (the State Council's yearly notices)."""
-    import importlib.metadata
-
-    import chinese_calendar
-
-    version = importlib.metadata.version("chinesecalendar")
-    source = f"chinesecalendar {version} (State Council holiday notices)"
-    rows: list[list[Any]] = []
-    day = first
-    while day <= last:
-        is_workday = chinese_calendar.is_workday(day)
-        on_holiday, name = chinese_calendar.get_holiday_detail(day)
-        is_weekend = day.weekday() >= 5
-        rows.append(
-            [
-                day.isoformat(),
-                str(is_workday).lower(),
-                str(bool(on_holiday and name)).lower(),
-                name or "",
-                str(is_workday and is_weekend).lower(),
-                source,
-                dt.date(day.year, 1, 1).isoformat(),
-            ]
-        )
-        day += dt.timedelta(days=1)
-    return rows
-
-
-def write_seeds() -> list[Path]:
-    """Regenerate the seeds derived from package data (idempotent: unchanged files are not touched)."""
-    from oversight.contract.cities import load_cities
-
-    seeds = project_dir() / "seeds"
-    cities_csv = seeds / "cities.csv"
-    _write_csv(
-        cities_csv,
-        [
-            "city_code",
-            "city_name",
-            "province_code",
-            "province_name",
-            "unit_type",
-            "parent_city_code",
-            "source",
-            "effective_date",
-        ],
-        (
-            [
-                c.city_code,
-                c.city_name,
-                c.province_code,
-                c.province_name,
-                c.unit_type,
-                c.parent_city_code or "",
-                c.source,
-                "2024-01-01",
-            ]
-            for c in sorted(load_cities().values(), key=lambda c: c.city_code)
-        ),
-    )
-    calendar_csv = seeds / "working_calendar.csv"
-    _write_csv(
-        calendar_csv,
-        [
-            "calendar_date",
-            "is_working_day",
-            "is_holiday",
-            "holiday_name",
-            "is_swapped_working_day",
-            "source",
-            "effective_date",
-        ],
-        calendar_rows(),
-    )
-    return [cities_csv, calendar_csv]
-
-
 def prepare() -> Path:
     """Bootstrap step (idempotent): generated seeds up to date, manifest compiled."""
+    from oversight.warehouse.seeds import write_seeds
+
     write_seeds()
     return ensure_manifest()
-
-
-# -- the warehouse DAG's logic ---------------------------------------------------------
-
-# Node selections of the DAG's two Cosmos task groups (one `dbt build` each).
-ALERTS_SELECT = ["path:models/intermediate/alerts", "path:models/marts/alerts", "path:seeds/alert_rules.csv"]
-WAREHOUSE_SELECT = ["path:seeds", "path:models", "path:snapshots"]
-MARTS = (
-    "supervision_report",
-    "prepaid_supervision",
-    "refunds_daily",
-    "complaints_daily",
-    "compliance_daily",
-    "institution_risk",
-    "risk_alerts",
-)
-
-
-def _mart_assets() -> list[Any]:
-    from oversight.assets import mart_asset
-
-    return [mart_asset(name) for name in MARTS]
-
-
-WAREHOUSE_MART_ASSETS = _mart_assets()
-
-
-def plan_build(requested: Iterable[dt.date]) -> dict[str, Any]:
-    """The dates a warehouse run builds: the dates it was asked for (the business dates in the
-    extras of the Asset events that triggered it, or its param), and every pending rebuild date
-    (a late or corrected delivery of D-3 rebuilds D-3 too), each once."""
-    pending, cutoff = pending_dates()
-    wanted = sorted({*pending, *requested})
-    return {
-        "build_dates": ",".join(d.isoformat() for d in wanted),
-        "cutoff": cutoff.isoformat() if cutoff else None,
-    }
-
-
-def publish_build(planned: dict[str, Any]) -> list[dt.date]:
-    """Record the planned dates built; returns them (the mart Asset events carry them)."""
-    dates = [dt.date.fromisoformat(d) for d in planned["build_dates"].split(",") if d]
-    if planned.get("cutoff"):
-        mark_built(dates, dt.datetime.fromisoformat(planned["cutoff"]))
-    return dates
-
-
-def producer_first(group: Any) -> None:
-    """Put a Cosmos watcher group's producer (its one ``dbt build``) upstream of every
-    per-node watcher task. Cosmos lets the watchers start alongside the producer and
-    wait for its events; run serially (``dag.test()``, as ``oversight run`` does) a
-    watcher scheduled first would wait for a producer that never starts. With the
-    producer first, each watcher finds its node's result at its first poke."""
-    producer = next((t for tid, t in group.children.items() if tid.endswith("dbt_producer_watcher")), None)
-    if producer is None:
-        raise DbtError(f"task group {group.group_id} has no dbt producer task (not a watcher group?)")
-    for tid, task in group.children.items():
-        if task is not producer and not tid.endswith("dbt_producer_watcher_done"):
-            producer >> task
-
-
-def docs(port: int = 8081, serve: bool = True) -> Path:
-    """``dbt docs generate`` (catalog from the warehouse), then serve it on 127.0.0.1."""
-    run_dbt(["docs", "generate"])
-    target = paths().local / "dbt" / "target"
-    if serve:
-        import contextlib
-        import functools
-        import http.server
-
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(target))
-        with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
-            print(f"dbt docs on http://127.0.0.1:{port}/ (Ctrl-C stops)")
-            with contextlib.suppress(KeyboardInterrupt):
-                server.serve_forever()
-    return target / "index.html"

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,3 +126,121 @@ print(json.dumps({"start": info.data_interval.start.isoformat(), "end": info.dat
     assert dt.datetime.fromisoformat(info["start"]) == dt.datetime(2026, 11, 2, 0, 5, tzinfo=shanghai)
     assert dt.datetime.fromisoformat(info["end"]) == dt.datetime(2026, 11, 3, 0, 5, tzinfo=shanghai)
     assert info["business_date"] == "2026-11-02"
+
+
+WAREHOUSE_DAG_PROBE = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk import BaseHook
+from airflow.sdk.execution_time.task_runner import _serialize_rendered_fields
+from airflow.serialization.serialized_objects import DagSerialization
+from oversight.warehouse import dbt
+
+dag = DagBag(dag_folder=sys.argv[1]).get_dag("oversight_warehouse")
+key = dbt.pseudonym_key()
+serialised = json.dumps(DagSerialization.to_dict(dag), default=str)
+
+
+class TI:  # what the templates pull: the plan task's dates
+    def xcom_pull(self, task_ids=None, key=None):
+        return {"build_dates": "2026-11-02"}
+
+
+producer = dag.get_task("warehouse.dbt_producer_watcher")
+producer.render_template_fields({"ti": TI()})
+rendered = json.dumps(_serialize_rendered_fields(producer))  # what the UI shows (rendered_task_instance_fields)
+mapping = producer.profile_config.profile_mapping
+conn = BaseHook.get_connection(mapping.conn_id)
+print(json.dumps({
+    "key_in_serialisation": key in serialised,
+    "key_in_rendered_fields": key in rendered,
+    "pgoptions_rendered": producer.env["PGOPTIONS"] == dbt.pgoptions(),
+    "build_dates": producer.vars["build_dates"],
+    "profile": mapping.profile,
+    "password_env": sorted(mapping.env_vars),
+    "conn": [conn.conn_type, conn.host, conn.port, conn.schema],
+    "dbt_tasks": sorted({
+        (t.profile_config.profile_mapping.conn_id, repr(t.on_execute_callback))
+        for t in dag.tasks if hasattr(t, "profile_config")
+    }),
+    "upstream": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},
+    "trigger_rules": {t.task_id: str(t.trigger_rule.value) for t in dag.tasks},
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def warehouse_dag(airflow_ready: dict[str, str]) -> dict[str, Any]:
+    """The warehouse DAG as its tasks see it: connection, rendered fields, graph."""
+    out = subprocess.run(
+        [sys.executable, "-c", WAREHOUSE_DAG_PROBE, str(ROOT / "dags")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **airflow_ready},
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    info: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return info
+
+
+def test_the_warehouse_dags_dbt_gets_connection_role_and_key_from_configuration(
+    warehouse_dag: dict[str, Any],
+) -> None:
+    """dbt in the warehouse DAG connects through the Airflow connection `oversight_warehouse`
+    (Cosmos profile mapping) as role oversight_transformer; the pseudonymisation key is put in its
+    environment when a task runs, from configuration, and is in neither the DAG's serialisation
+    nor the rendered fields the UI shows. No task rewrites its process environment."""
+    from urllib.parse import urlsplit
+
+    from oversight.db.connection import warehouse_url
+
+    info = warehouse_dag
+    assert info["key_in_serialisation"] is False
+    assert info["key_in_rendered_fields"] is False
+    assert info["pgoptions_rendered"] is True
+    assert info["build_dates"] == "2026-11-02"
+    url = urlsplit(warehouse_url())
+    assert info["conn"] == ["postgres", "127.0.0.1", url.port, url.path.lstrip("/")]  # never a unix socket
+    profile = info["profile"]
+    assert (profile["type"], profile["host"], profile["port"], profile["dbname"]) == (
+        "postgres",
+        "127.0.0.1",
+        url.port,
+        url.path.lstrip("/"),
+    )
+    assert (profile["role"], profile["schema"]) == ("oversight_transformer", "staging")
+    assert "COSMOS_CONN_POSTGRES_PASSWORD" in profile["password"]  # a reference: the value is in the env
+    assert info["password_env"] == ["COSMOS_CONN_POSTGRES_PASSWORD"]
+    assert info["dbt_tasks"] == [["oversight_warehouse", "[]"]]
+
+
+def test_the_warehouse_dags_producers_run_before_their_watchers(warehouse_dag: dict[str, Any]) -> None:
+    """plan -> warehouse (its producer's `dbt build`, then the per-node watchers) -> alerts (the
+    same) -> publish: a group's producer is its only root, every watcher of the group descends
+    from it, and nothing of a group starts before the previous one is done."""
+    upstream: dict[str, list[str]] = warehouse_dag["upstream"]
+
+    def ancestors(task_id: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(upstream[task_id])
+        while todo:
+            t = todo.pop()
+            if t not in seen:
+                seen.add(t)
+                todo.extend(upstream[t])
+        return seen
+
+    groups = {g: {t for t in upstream if t.startswith(f"{g}.")} for g in ("warehouse", "alerts")}
+    for group, tasks in groups.items():
+        producer = f"{group}.dbt_producer_watcher"
+        assert producer in tasks
+        roots = {t for t in tasks if not set(upstream[t]) & tasks}
+        assert roots == {producer}, group
+        assert all(producer in ancestors(t) for t in tasks - {producer}), group
+        assert len(tasks) > 5, group  # the per-node watchers are there
+    assert set(upstream["warehouse.dbt_producer_watcher"]) == {"plan"}
+    assert groups["warehouse"] <= ancestors("alerts.dbt_producer_watcher")
+    assert groups["alerts"] | groups["warehouse"] | {"plan"} == ancestors("publish")
+    # the gate Cosmos puts after a group's producer stays what Cosmos made it
+    assert warehouse_dag["trigger_rules"]["warehouse.dbt_producer_watcher_done"] == "none_failed"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -54,6 +55,31 @@ def test_shared_secrets_and_execution_api(compose: dict[str, Any]) -> None:
     assert re.fullmatch(r"\$\{[A-Z_]+\}", jwt), "the JWT secret must come from the env file, not the compose file"
     url = services["airflow-apiserver"]["environment"]["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
     assert url == "http://airflow-apiserver:8080/execution/"
+
+
+def test_the_warehouse_dags_dbt_connection_is_the_warehouse(compose: dict[str, Any]) -> None:
+    """The warehouse DAG's dbt profile is mapped from an Airflow connection (Cosmos): every Airflow
+    service defines it, on the warehouse the rest of the pipeline uses, with its password from the
+    env file, and the pseudonymisation key dbt needs is there too."""
+    from airflow.sdk import Connection
+
+    from oversight.warehouse.dbt import PSEUDONYM_KEY_ENV, WAREHOUSE_CONN_ENV, WAREHOUSE_CONN_ID
+
+    for name, svc in airflow_services(compose).items():
+        env = svc["environment"]
+        assert WAREHOUSE_CONN_ENV in env, f"{name} has no Airflow connection {WAREHOUSE_CONN_ID}"
+        uri = env[WAREHOUSE_CONN_ENV]
+        assert "${POSTGRES_PASSWORD}" in uri, "the connection's password must come from the env file"
+        conn = Connection.from_uri(uri, conn_id=WAREHOUSE_CONN_ID)
+        warehouse = urlsplit(env["WAREHOUSE_URL"])
+        assert conn.conn_type == "postgres", name  # what cosmos.profiles.PostgresUserPasswordProfileMapping maps
+        assert (conn.host, conn.port, conn.login, conn.schema) == (
+            warehouse.hostname,
+            warehouse.port,
+            warehouse.username,
+            warehouse.path.lstrip("/"),
+        ), name
+        assert re.fullmatch(r"\$\{[A-Z_]+\}", env[PSEUDONYM_KEY_ENV]), name
 
 
 def test_healthchecks_everywhere(compose: dict[str, Any]) -> None:
