@@ -19,10 +19,12 @@ other module asks here. Nothing in this module does I/O at import time.
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 # Telemetry is off for every component: a regulator's data never calls home.
 TELEMETRY_OFF_ENV: dict[str, str] = {
@@ -65,6 +67,33 @@ def embedded_opted_in() -> bool:
 
 def debug() -> bool:
     return flag("OVERSIGHT_DEBUG")
+
+
+def development_kit(module: str, *, needed_for: str) -> Any:
+    """``oversight.devkit.<module>``, only where the embedded default is opted in and the kit installed."""
+    if not embedded_opted_in():
+        raise ConfigError(
+            f"{needed_for}, or set {EMBEDDED_OPT_IN_ENV}=1 to use the development kit's local default "
+            "(make demo and make test do)"
+        )
+    try:
+        return importlib.import_module(f"oversight.devkit.{module}")
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            f"{EMBEDDED_OPT_IN_ENV}=1 but the development kit is not installed here (production images "
+            f"leave it out): {needed_for}"
+        ) from exc
+
+
+def pseudonym_key() -> str:
+    """The HMAC key of the pseudonyms: configured in production, a local secret in the development kit."""
+    key = setting(PSEUDONYM_KEY_ENV)
+    if key is None:
+        secrets = development_kit("secrets", needed_for=f"{PSEUDONYM_KEY_ENV} is not set: give the pseudonym key")
+        key = str(secrets.local_secret("pseudonym_key"))
+    if not key.strip():
+        raise ConfigError(f"the pseudonymisation key is empty: set {PSEUDONYM_KEY_ENV}")
+    return key
 
 
 def _find_root() -> Path:

@@ -77,3 +77,15 @@ def test_the_image_leaves_the_devkit_out() -> None:
     assert "plugins/oversight/devkit" in (ROOT / ".dockerignore").read_text().split()
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "test ! -e plugins/oversight/devkit" in dockerfile
+
+
+def test_no_pseudonym_key_in_production_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A production key is configuration: a generated local key would change every pseudonym."""
+    from oversight.config import pseudonym_key
+
+    monkeypatch.delenv("OVERSIGHT_PSEUDONYM_KEY", raising=False)
+    monkeypatch.delenv("OVERSIGHT_EMBEDDED_WAREHOUSE", raising=False)
+    with pytest.raises(ConfigError, match="OVERSIGHT_PSEUDONYM_KEY is not set"):
+        pseudonym_key()
+    monkeypatch.setenv("OVERSIGHT_PSEUDONYM_KEY", "k" * 32)
+    assert pseudonym_key() == "k" * 32

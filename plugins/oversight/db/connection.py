@@ -11,7 +11,6 @@ server and a managed one.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal
@@ -19,14 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from oversight.config import (
-    EMBEDDED_OPT_IN_ENV,
-    TIMEZONE,
-    WAREHOUSE_URL_ENV,
-    ConfigError,
-    configured_warehouse_url,
-    embedded_opted_in,
-)
+from oversight.config import TIMEZONE, WAREHOUSE_URL_ENV, configured_warehouse_url, development_kit
 
 Role = Literal["loader", "transformer", "analyst"]
 ROLE_NAMES: dict[str, str] = {
@@ -34,7 +26,6 @@ ROLE_NAMES: dict[str, str] = {
     "transformer": "oversight_transformer",
     "analyst": "oversight_analyst",
 }
-EMBEDDED_PROVIDER = "oversight.devkit.embedded_pg"
 
 
 class WarehouseUnavailable(RuntimeError):
@@ -46,19 +37,11 @@ def warehouse_url() -> str:
     configured = configured_warehouse_url()
     if configured:
         return configured
-    if not embedded_opted_in():
-        raise ConfigError(
-            f"{WAREHOUSE_URL_ENV} is not set: give the warehouse's libpq URL "
-            f"(postgresql://user:password@host:5432/oversight), or set {EMBEDDED_OPT_IN_ENV}=1 "
-            "to start the development kit's embedded PostgreSQL (make demo and make test do)"
-        )
-    try:
-        provider = importlib.import_module(EMBEDDED_PROVIDER)
-    except ModuleNotFoundError as exc:
-        raise ConfigError(
-            f"{EMBEDDED_OPT_IN_ENV}=1 but the development kit is not installed here "
-            f"(production images leave it out): set {WAREHOUSE_URL_ENV}"
-        ) from exc
+    provider = development_kit(
+        "embedded_pg",
+        needed_for=f"{WAREHOUSE_URL_ENV} is not set: give the warehouse's libpq URL "
+        "(postgresql://user:password@host:5432/oversight)",
+    )
     url: str = provider.warehouse().url("oversight")
     return url
 

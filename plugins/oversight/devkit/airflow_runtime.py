@@ -18,7 +18,7 @@ from pathlib import Path
 
 from oversight.config import TIMEZONE, apply_telemetry_off, paths
 from oversight.db.connection import ensure_database, sibling_database_url, warehouse_url
-from oversight.secrets_store import local_secret
+from oversight.devkit.secrets import local_secret
 from oversight.warehouse.dbt import WAREHOUSE_CONN_ENV, airflow_connection
 
 API_PORT_DEFAULT = "8080"

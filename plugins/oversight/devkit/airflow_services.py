@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 
 from oversight.devkit.airflow_runtime import ADMIN_USER, airflow_env, ensure_metadata_db
-from oversight.secrets_store import local_secret
+from oversight.devkit.secrets import local_secret
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 HEALTH_KEYS = {"metadatabase", "scheduler", "triggerer", "dag_processor"}

@@ -35,6 +35,7 @@ from cosmos.constants import PRODUCER_WATCHER_TASK_ID, ExecutionMode, Invocation
 from cosmos.operators.watcher import DbtProducerWatcherOperator
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
+from oversight import config
 from oversight.config import TELEMETRY_OFF_ENV
 from oversight.dag_support import OWNER, default_args
 from oversight.db.connection import ROLE_NAMES
@@ -50,7 +51,7 @@ def dbt_pgoptions() -> str:
     renders its fields): the key from configuration, registered with the secrets masker first."""
     from airflow.sdk.log import mask_secret
 
-    key = dbt.pseudonym_key()
+    key = config.pseudonym_key()
     value = dbt.pgoptions(key)
     mask_secret(key)
     mask_secret(value.split("=", 1)[1])  # the escaped form, should escaping have changed it

@@ -7,8 +7,8 @@
   ``airflow_connection()``, the Airflow connection ``oversight_warehouse`` the Cosmos
   task groups map their profile from (``oversight.warehouse.cosmos``). Either way dbt
   acts as ``oversight_transformer`` (the profile's ``role``).
-- ``pseudonym_key()`` / ``pgoptions()``: the pseudonymisation key is configuration
-  (``OVERSIGHT_PSEUDONYM_KEY``, else the local secret ``pseudonym_key``) and reaches
+- ``pgoptions()``: the pseudonymisation key is configuration (``config.pseudonym_key()``:
+  ``OVERSIGHT_PSEUDONYM_KEY``, or the development kit's local secret) and reaches
   the database only as the session setting ``oversight.pseudonym_key`` (``PGOPTIONS``),
   never in SQL text. Telemetry is off.
 - ``ensure_manifest()``: ``dbt parse`` when ``target/manifest.json`` is missing or
@@ -33,9 +33,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from oversight.config import TELEMETRY_OFF_ENV, paths
+from oversight.config import TELEMETRY_OFF_ENV, paths, pseudonym_key
 
-PSEUDONYM_KEY_ENV = "OVERSIGHT_PSEUDONYM_KEY"
 # The Airflow connection the Cosmos task groups' dbt profile is mapped from (``airflow_connection()``).
 WAREHOUSE_CONN_ID = "oversight_warehouse"
 WAREHOUSE_CONN_ENV = f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"
@@ -52,17 +51,6 @@ def project_dir() -> Path:
 def manifest_path() -> Path:
     """The compiled manifest the warehouse DAG is rendered from (Cosmos LoadMode.DBT_MANIFEST)."""
     return project_dir() / "target" / "manifest.json"
-
-
-def pseudonym_key() -> str:
-    key = os.environ.get(PSEUDONYM_KEY_ENV)
-    if not key:
-        from oversight.secrets_store import local_secret
-
-        key = local_secret("pseudonym_key")
-    if not key.strip():
-        raise DbtError(f"the pseudonymisation key is empty: set {PSEUDONYM_KEY_ENV}")
-    return key
 
 
 def _pgoptions_value(value: str) -> str:

@@ -134,10 +134,11 @@ from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import BaseHook
 from airflow.sdk.execution_time.task_runner import _serialize_rendered_fields
 from airflow.serialization.serialized_objects import DagSerialization
+from oversight.config import pseudonym_key
 from oversight.warehouse import dbt
 
 dag = DagBag(dag_folder=sys.argv[1]).get_dag("oversight_warehouse")
-key = dbt.pseudonym_key()
+key = pseudonym_key()
 serialised = json.dumps(DagSerialization.to_dict(dag), default=str)
 
 

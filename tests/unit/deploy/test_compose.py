@@ -63,7 +63,8 @@ def test_the_warehouse_dags_dbt_connection_is_the_warehouse(compose: dict[str, A
     env file, and the pseudonymisation key dbt needs is there too."""
     from airflow.sdk import Connection
 
-    from oversight.warehouse.dbt import PSEUDONYM_KEY_ENV, WAREHOUSE_CONN_ENV, WAREHOUSE_CONN_ID
+    from oversight.config import PSEUDONYM_KEY_ENV
+    from oversight.warehouse.dbt import WAREHOUSE_CONN_ENV, WAREHOUSE_CONN_ID
 
     for name, svc in airflow_services(compose).items():
         env = svc["environment"]
