@@ -10,9 +10,10 @@ has no data interval: the business dates travel in the events' extra.
    delivery of D-3 rebuilds D-3 and nothing else).
 2. `warehouse` and `alerts`: Cosmos task groups rendered from the compiled dbt
    manifest (`LoadMode.DBT_MANIFEST`, compiled by the bootstrap). Watcher execution:
-   one `dbt build` per group (models, seeds, snapshot, tests and unit tests), then
-   the per-node tasks report its results, so a day costs two dbt invocations, not two
-   per model. Incremental facts rebuild only the planned dates (var `build_dates`).
+   one `dbt build` per group (models, seeds, snapshot: Cosmos leaves the data and
+   unit tests out of it under `TestBehavior.NONE`), then the per-node tasks report
+   its results, so a day costs two dbt invocations, not two per model.
+   Incremental facts rebuild only the planned dates (var `build_dates`).
 3. `publish`: records the planned dates built and emits the mart Assets with
    the dates built in the events' extra; they schedule `oversight_alerts`.
 

@@ -1,10 +1,12 @@
 """The warehouse DAG's Cosmos task groups, rendered from the compiled dbt manifest.
 
 ``dbt_task_group()`` builds one ``DbtTaskGroup`` in watcher execution mode: one
-``dbt build`` of the group's selection (models, seeds, snapshots, data and unit
-tests) runs in the producer task, then a watcher task per node reports that node's
-result (``_producer_before_watchers()``). Incremental facts rebuild only the business
-dates in var ``build_dates``.
+``dbt build`` of the group's selection runs in the producer task, then a watcher task
+per node reports that node's result (``_producer_before_watchers()``). Incremental
+facts rebuild only the business dates in var ``build_dates``. With
+``TestBehavior.NONE`` Cosmos 1.15 restricts the producer's build to models, seeds and
+snapshots (``--resource-type``): the data and unit tests are not run in the DAG
+(``oversight.warehouse.dbt.build()`` runs them).
 
 Connection: Cosmos maps the dbt profile from the Airflow connection
 ``oversight_warehouse`` (``PostgresUserPasswordProfileMapping``; the connection is
@@ -109,7 +111,7 @@ def dbt_task_group(
             load_method=LoadMode.DBT_MANIFEST,
             select=list(select),
             exclude=list(exclude),
-            test_behavior=TestBehavior.NONE,  # the producer's `dbt build` runs the tests
+            test_behavior=TestBehavior.NONE,  # no test tasks; Cosmos then builds no tests either
             emit_datasets=False,
         ),
         operator_args=_operator_args(build_dates),
