@@ -40,8 +40,9 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from oversight.config import apply_telemetry_off, paths
+from oversight.contract.rules import DECIMAL_RE, MONEY_RE, failure_key
 from oversight.contract.spec import SPECS, Column, ExtractSpec, When
-from oversight.ingest.validation import DECIMAL_RE, MONEY_RE, ValidationResult, failure_key
+from oversight.ingest.validation import ValidationResult
 
 if TYPE_CHECKING:
     from great_expectations.core.expectation_suite import ExpectationSuite
