@@ -15,6 +15,7 @@ from oversight.db.connection import connect
 from oversight.ingest import tasks as pipeline
 from oversight.ingest.parsing import read_payload
 from oversight.ingest.validation import UndeclaredRule, validate
+from oversight.quality import audit as quality_audit
 from oversight.quality import suites as gx_project
 
 D = dt.date(2026, 11, 2)
@@ -148,9 +149,9 @@ def test_gx_results_are_stored_per_delivery_and_data_docs_are_built(fresh_wareho
     )
     assert out["status"] == "published" and out["rows_quarantined"] == 4
     # after the day's loads the DAG's report_quality task runs GX on every published delivery
-    report = pipeline.report_quality(D)
+    report = quality_audit.report_quality(D)
     assert report["deliveries"] == 1 and report["disagreements"] == 0
-    assert pipeline.report_quality(D)["deliveries"] == 0  # idempotent: audited once
+    assert quality_audit.report_quality(D)["deliveries"] == 0  # idempotent: audited once
     with connect("loader") as conn:
         summary = conn.execute(
             "select suite_name, expectations_evaluated, expectations_passed, expectations_failed,"
