@@ -30,7 +30,7 @@ logical date.
 
 Run conf: `business_date`, `landing` (root directory), `wait` (false for
 backfills over a static folder: what is not there is missing).
-Logic: `oversight.ingest.tasks`.
+Logic: `oversight.ingest.tasks` (the GX audit: `oversight.quality.audit`).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from oversight.dates import NoBusinessDate, extra_for, run_business_date
 from oversight.ingest import plan as planning
 from oversight.ingest import tasks as ingest
 from oversight.ingest.http_source import CredentialsRefused
+from oversight.quality import audit as quality_audit
 
 # a city whose extracts are not all there yet frees the worker and is asked again in 10 minutes
 SENSOR: dict[str, Any] = {
@@ -158,7 +159,7 @@ def oversight_ingest() -> None:
 
     @task(trigger_rule="all_done")
     def report_quality(planned: dict[str, Any] | None) -> dict[str, Any]:
-        return ingest.report_quality(planning.planned_date(_planned(planned)))
+        return quality_audit.report_quality(planning.planned_date(_planned(planned)))
 
     planned = plan()
     files = ingest_city.expand(item=file_items(planned))

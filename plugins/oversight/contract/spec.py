@@ -1,9 +1,11 @@
-"""The city extract contract (version 1), section 3, as data.
+"""The city extract contract (version 1), section 3, as data: the extract kinds and their columns.
 
 One declaration per column: canonical name, Chinese alias, type, whether it is
-required (always, or when a condition on the row holds), its rule, and whether
-it is personal data. Parsing, validation (and the Great Expectations suites
-built from it), raw tables and the simulator all read this one place.
+required (always, or when a condition on the row holds), its codes, and whether
+it is personal data. Parsing, raw tables and the simulator read this one place.
+The rules (section 3's "rule" column, and what a column's type and requiredness
+imply) are declared in ``oversight.contract.rules``, from which validation and
+the Great Expectations suites are generated.
 """
 
 from __future__ import annotations
@@ -35,14 +37,6 @@ class Column:
     required: bool | When = False
     enum: dict[str, str] = field(default_factory=dict)  # code -> Chinese label
     personal: bool = False
-    positive: bool = False  # > 0
-    non_negative: bool = False  # >= 0
-    not_after_d: bool = False  # a date/timestamp not after the business date
-    on_d: bool = False  # a timestamp on the business date
-    equals_city: bool = False  # equals the delivering city's code
-    unique: bool = False  # unique within a delivery
-    not_before: str | None = None  # column it may not precede
-    after: str | None = None  # column it must strictly follow
 
 
 @dataclass(frozen=True)
@@ -75,9 +69,9 @@ INSTITUTIONS = ExtractSpec(
     key=("institution_id",),
     description="full snapshot of every institution the city supervises, as of D (including cancelled ones)",
     columns=(
-        Column("institution_id", "统一社会信用代码", "uscc", True, unique=True),
+        Column("institution_id", "统一社会信用代码", "uscc", True),
         Column("institution_name", "机构名称", "text", True),
-        Column("city_code", "城市代码", "code6", True, equals_city=True),
+        Column("city_code", "城市代码", "code6", True),
         Column("district", "区县", "text"),
         Column("category", "机构类别", "enum", True, enum=CATEGORY),
         Column(
@@ -96,10 +90,8 @@ INSTITUTIONS = ExtractSpec(
             "status", "机构状态", "enum", True, enum={"active": "正常", "cancelled": "已注销", "suspended": "停业整顿"}
         ),
         Column("nonprofit", "是否登记为非营利性", "bool", True),
-        Column("approved_date", "审批日期", "date", True, not_after_d=True),
-        Column(
-            "status_changed_date", "状态变更日期", "date", When("status", ("active",), negate=True), not_after_d=True
-        ),
+        Column("approved_date", "审批日期", "date", True),
+        Column("status_changed_date", "状态变更日期", "date", When("status", ("active",), negate=True)),
         Column("license_no", "办学许可证号", "text"),
         Column("address", "办学地址", "text"),
         Column("residential_premises", "是否居民楼", "bool"),
@@ -121,7 +113,7 @@ FEE_LEDGER = ExtractSpec(
     key=("movement_id",),
     description="every movement of money on the supervised accounts that occurred on D",
     columns=(
-        Column("movement_id", "流水号", "text", True, unique=True),
+        Column("movement_id", "流水号", "text", True),
         Column("institution_id", "统一社会信用代码", "uscc", True),
         Column("account_no", "监管账户", "text", True),
         Column(
@@ -137,14 +129,14 @@ FEE_LEDGER = ExtractSpec(
                 "reserve_release": "保证金释放",
             },
         ),
-        Column("amount_yuan", "金额", "money", True, positive=True),
-        Column("occurred_at", "发生时间", "timestamp", True, on_d=True),
+        Column("amount_yuan", "金额", "money", True),
+        Column("occurred_at", "发生时间", "timestamp", True),
         Column("order_id", "订单号", "text", When("movement_type", ("prepaid", "release", "refund"))),
         Column("student_id_no", "学员身份证号", "text", When("movement_type", ("prepaid",)), personal=True),
         Column("student_name", "学员姓名", "text", personal=True),
         Column("course_category", "课程类别", "enum", When("movement_type", ("prepaid",)), enum=CATEGORY),
-        Column("class_hours", "课时数", "decimal", When("movement_type", ("prepaid", "release")), positive=True),
-        Column("unit_price_yuan", "课时单价", "money", When("movement_type", ("prepaid",)), positive=True),
+        Column("class_hours", "课时数", "decimal", When("movement_type", ("prepaid", "release"))),
+        Column("unit_price_yuan", "课时单价", "money", When("movement_type", ("prepaid",))),
         Column("delivery_mode", "培训形式", "enum", When("movement_type", ("prepaid",)), enum=MODE),
         Column(
             "class_type",
@@ -154,13 +146,7 @@ FEE_LEDGER = ExtractSpec(
             enum={"small": "小班", "medium": "中班", "large": "大班"},
         ),
         Column("service_start_date", "服务开始日期", "date", When("movement_type", ("prepaid",))),
-        Column(
-            "service_end_date",
-            "服务结束日期",
-            "date",
-            When("movement_type", ("prepaid",)),
-            not_before="service_start_date",
-        ),
+        Column("service_end_date", "服务结束日期", "date", When("movement_type", ("prepaid",))),
         Column(
             "channel",
             "缴费渠道",
@@ -169,9 +155,7 @@ FEE_LEDGER = ExtractSpec(
             enum={"platform": "监管平台", "bank_transfer": "对公转账", "cash": "现金", "other": "其他"},
         ),
         Column("class_started_at", "上课开始时间", "timestamp", When("movement_type", ("release",))),
-        Column(
-            "class_ended_at", "上课结束时间", "timestamp", When("movement_type", ("release",)), after="class_started_at"
-        ),
+        Column("class_ended_at", "上课结束时间", "timestamp", When("movement_type", ("release",))),
     ),
 )
 
@@ -180,13 +164,13 @@ REFUNDS = ExtractSpec(
     key=("refund_id",),
     description="refund cases opened or changed on D (latest state)",
     columns=(
-        Column("refund_id", "退费编号", "text", True, unique=True),
+        Column("refund_id", "退费编号", "text", True),
         Column("institution_id", "统一社会信用代码", "uscc", True),
         Column("order_id", "订单号", "text"),
         Column("student_name", "学员姓名", "text", personal=True),
         Column("guardian_phone", "家长电话", "text", personal=True),
-        Column("requested_amount_yuan", "申请退费金额", "money", True, positive=True),
-        Column("refunded_amount_yuan", "已退金额", "money", True, non_negative=True),
+        Column("requested_amount_yuan", "申请退费金额", "money", True),
+        Column("refunded_amount_yuan", "已退金额", "money", True),
         Column(
             "method",
             "退费方式",
@@ -201,9 +185,9 @@ REFUNDS = ExtractSpec(
             True,
             enum={"requested": "已申请", "in_progress": "办理中", "completed": "已完成", "rejected": "不予退费"},
         ),
-        Column("requested_date", "申请日期", "date", True, not_after_d=True),
-        Column("completed_date", "完成日期", "date", When("status", ("completed",)), not_before="requested_date"),
-        Column("updated_at", "更新时间", "timestamp", True, on_d=True),
+        Column("requested_date", "申请日期", "date", True),
+        Column("completed_date", "完成日期", "date", When("status", ("completed",))),
+        Column("updated_at", "更新时间", "timestamp", True),
     ),
 )
 
@@ -212,8 +196,8 @@ COMPLAINTS = ExtractSpec(
     key=("complaint_id",),
     description="complaint clues received or changed on D (latest state)",
     columns=(
-        Column("complaint_id", "线索编号", "text", True, unique=True),
-        Column("city_code", "城市代码", "code6", True, equals_city=True),
+        Column("complaint_id", "线索编号", "text", True),
+        Column("city_code", "城市代码", "code6", True),
         Column(
             "received_channel",
             "受理渠道",
@@ -245,14 +229,14 @@ COMPLAINTS = ExtractSpec(
                 "other": "其他",
             },
         ),
-        Column("received_at", "受理时间", "timestamp", True, not_after_d=True),
+        Column("received_at", "受理时间", "timestamp", True),
         Column(
             "status", "办理状态", "enum", True, enum={"open": "办理中", "transferred": "已转办", "closed": "已办结"}
         ),
-        Column("closed_at", "办结时间", "timestamp", When("status", ("closed",)), not_before="received_at"),
+        Column("closed_at", "办结时间", "timestamp", When("status", ("closed",))),
         Column("reporter_phone", "来电号码", "text", personal=True),
         Column("summary", "线索摘要", "text", personal=True),
-        Column("updated_at", "更新时间", "timestamp", True, on_d=True),
+        Column("updated_at", "更新时间", "timestamp", True),
     ),
 )
 

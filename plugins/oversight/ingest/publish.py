@@ -13,21 +13,17 @@ import datetime as dt
 import io
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from oversight.ingest.parsing import RejectedDelivery
 from oversight.ingest.validation import ValidationResult
-
-if TYPE_CHECKING:
-    from oversight.quality.suites import ExpectationOutcome
 
 META_COLUMNS = ("delivery_id", "source_city_code", "business_date", "row_number")
 
@@ -104,36 +100,6 @@ def _copy_quarantine(
                     json.dumps(q["reasons"], ensure_ascii=False),
                 )
             )
-
-
-def record_expectations(
-    conn: psycopg.Connection, delivery_id: int, suite: str, results: Sequence[ExpectationOutcome]
-) -> None:
-    conn.execute("delete from audit.validation_results where delivery_id = %s", (delivery_id,))
-    conn.cursor().executemany(
-        "insert into audit.validation_results (delivery_id, ordinal, suite_name, expectation_type, rule,"
-        " column_name, severity, kwargs, success, element_count, unexpected_count, engine_unexpected_count,"
-        " agrees, exception) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        [
-            (
-                delivery_id,
-                i,
-                suite,
-                r.expectation_type,
-                r.rule,
-                r.column,
-                r.severity,
-                Jsonb(r.kwargs),
-                r.success,
-                r.element_count,
-                r.unexpected_count,
-                r.engine_unexpected_count,
-                r.agrees,
-                r.exception,
-            )
-            for i, r in enumerate(results, 1)
-        ],
-    )
 
 
 def publish(
@@ -238,4 +204,4 @@ def publish(
         return PublishOutcome(delivery_id, "published", outcome.rows_delivered, published, quarantined)
 
 
-__all__ = ["PublishOutcome", "lock_key", "publish", "record_expectations", "reused_movements"]
+__all__ = ["PublishOutcome", "lock_key", "publish", "reused_movements"]

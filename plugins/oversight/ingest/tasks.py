@@ -14,7 +14,6 @@ from typing import Any
 
 import psycopg
 
-from oversight.config import paths
 from oversight.contract.spec import SPECS
 from oversight.db.connection import connect
 from oversight.ingest.http_source import CredentialsRefused, NotReady, fetch_extract, records_to_jsonl
@@ -26,9 +25,8 @@ from oversight.ingest.landing import (
 )
 from oversight.ingest.parsing import RejectedDelivery, read_payload
 from oversight.ingest.plan import KindItem, WorkItem, deadline_passed, kind_items, landing_root
-from oversight.ingest.publish import publish, record_expectations, reused_movements
+from oversight.ingest.publish import publish, reused_movements
 from oversight.ingest.validation import ValidationResult, validate
-from oversight.quality import suites as gx_project
 
 log = logging.getLogger("oversight.ingest")
 
@@ -328,15 +326,15 @@ def ingest_payload(
         table = None
         try:
             table = read_payload(spec, data, extension)
-            # the vectorised engine evaluates exactly what the kind's GX suite declares; GX itself
-            # runs the suite on the delivery after the day's loads (audit_with_gx), off this path
+            # the vectorised engine evaluates the kind's rules (oversight.contract.rules); GX runs the
+            # suite generated from the same rules on the delivery after the day's loads
+            # (oversight.quality.audit), off this path
             outcome = validate(
                 spec,
                 table,
                 city_code,
                 business_date,
                 reused_keys=reused_movements(conn, city_code, business_date),
-                declared=gx_project.declared_rules(kind),
             )
         except RejectedDelivery as rejected:
             outcome = rejected
@@ -384,61 +382,6 @@ def summarize(business_date: dt.date, results: list[dict[str, Any]]) -> dict[str
     }
 
 
-def audit_with_gx(business_date: dt.date) -> dict[str, int]:
-    """Run GX's checkpoint on every delivery published for the date that has no GX results yet, and
-    store them (audit.validation_results) next to the engine's count for each rule. The stored
-    payload is read again, so what GX sees is exactly what the city delivered. Idempotent."""
-    with connect("loader") as conn:
-        todo = conn.execute(
-            "select delivery_id, city_code, kind, original_name, stored_path from landing.deliveries d"
-            " where business_date = %s and status = 'published' and not exists"
-            " (select 1 from audit.validation_results v where v.delivery_id = d.delivery_id)"
-            " order by delivery_id",
-            (business_date,),
-        ).fetchall()
-        disagreements = 0
-        for delivery_id, city_code, kind, original_name, stored_path in todo:
-            spec = SPECS[kind]
-            table = read_payload(spec, Path(stored_path).read_bytes(), original_name.rsplit(".", 1)[-1].lower())
-            result = validate(
-                spec,
-                table,
-                city_code,
-                business_date,
-                reused_keys=reused_movements(conn, city_code, business_date),
-                declared=gx_project.declared_rules(kind),
-            )
-            outcomes = gx_project.run_checkpoint(
-                result,
-                gx_project.parameters(city_code, business_date, result.reused_keys),
-                gx_project.run_name(business_date, city_code, kind, delivery_id),
-            )
-            disagreements += sum(1 for o in outcomes if not o.agrees)
-            with conn.transaction():
-                record_expectations(conn, delivery_id, gx_project.suite_name(kind), outcomes)
-    return {"deliveries": len(todo), "disagreements": disagreements}
-
-
-def report_quality(business_date: dt.date) -> dict[str, Any]:
-    """After a day's ingestion: a rejection report for every city that had rejections, and GX Data Docs
-    for the day's validation runs."""
-    from oversight.quality.rejections import write_reports_for_date
-
-    audited = audit_with_gx(business_date)
-    reports = write_reports_for_date(business_date, paths().reports / "rejections")
-    docs = gx_project.build_data_docs(business_date)
-    if audited["disagreements"]:
-        raise ValidationDisagreement(
-            f"{audited['disagreements']} GX expectation(s) of {business_date} counted other rows than the"
-            " vectorised engine: see audit.validation_results where not agrees"
-        )
-    return {**audited, "rejection_reports": [str(p) for p in reports], "data_docs": str(docs)}
-
-
-class ValidationDisagreement(RuntimeError):
-    """GX and the vectorised engine disagree on a delivery: a bug in one of them, never in the data."""
-
-
 __all__ = [
     "city_label",
     "city_outcome",
@@ -447,7 +390,6 @@ __all__ = [
     "poke_city",
     "poke_file",
     "poke_http",
-    "report_quality",
     "summarize",
     "sweep",
     "sweep_http",

@@ -20,7 +20,7 @@ from great_expectations.expectations.metrics.map_metric_provider.column_map_metr
     ColumnMapMetricProvider,
 )
 
-from oversight.ingest.validation import DATE_RE, TIMESTAMP_RE, canonical_uscc
+from oversight.contract.rules import DATE_RE, TIMESTAMP_RE, canonical_uscc
 
 
 def _full_match(column: pd.Series, pattern: str) -> pd.Series:

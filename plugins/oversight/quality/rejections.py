@@ -14,10 +14,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from oversight.contract.rules import RULES
 from oversight.contract.spec import SPECS
 from oversight.db.connection import connect
 from oversight.ingest.parsing import normalise_header
 
+# what the parser and the checksum reject; each rule of the contract declares its own hint
 HOW_TO_FIX = {
     "encoding": "导出为 UTF-8 或 GB18030 编码 / export the file as UTF-8 or GB18030",
     "truncated": "文件不完整，请重新生成并重新投递 / the file is incomplete: regenerate and deliver it again",
@@ -26,30 +28,10 @@ HOW_TO_FIX = {
     "xlsx_bomb": "请用标准 XLSX 格式另存 / save as a standard .xlsx workbook",
     "not_json": "每行一个 JSON 对象 / one JSON object per line",
     "empty_file": "至少包含表头行 / deliver at least the header row",
-    "empty_snapshot": "机构快照须列出全部机构 / the institutions snapshot must list every institution",
-    "missing_column": "补齐必填列 / add the required column",
     "duplicate_column": "删除重复列 / remove the duplicated column",
     "empty_header": "为每列填写列名 / give every column a header",
-    "format": "填写6位行政区划代码 / a 6-digit division code",
-    "check_character": "核对统一社会信用代码 / check the unified social credit code (18 characters, check character)",
-    "enumeration": "使用规定的代码或中文名称 / use one of the listed codes or Chinese labels",
-    "boolean": "填写 是/否、Y/N、1/0 或 true/false / use 是/否, Y/N, 1/0 or true/false",
-    "date": "日期格式 YYYY-MM-DD / dates as YYYY-MM-DD (cells formatted as text or date)",
-    "timestamp": "时间格式 YYYY-MM-DD HH:MM:SS / timestamps as YYYY-MM-DD HH:MM:SS",
-    "amount": "金额以元为单位，最多两位小数 / yuan with at most 2 decimals",
-    "number": "填写数字 / a number",
-    "required": "必填 / the value is required",
-    "required_when": "按条件必填 / required in this case",
-    "positive": "须大于0 / must be greater than 0",
-    "non_negative": "不得为负 / must not be negative",
-    "not_after_business_date": "不得晚于业务日期 / must not be after the business date",
-    "on_business_date": "须为业务日期当天 / must fall on the business date",
-    "city_code": "填写本市代码 / your own city code",
-    "duplicate_key": "同一文件内编号不得重复 / keys must be unique within the file",
-    "order": "检查日期先后 / check the order of the dates",
-    "refund_exceeds_request": "已退金额不得超过申请金额 / refunded must not exceed requested",
-    "movement_id_reused": "流水号永久唯一，不得复用 / movement ids are unique for ever",
     "field_count": "该行列数与表头不符 / the row has a different number of fields than the header",
+    **{rule.reason: rule.how_to_fix for rule in RULES},
 }
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = [

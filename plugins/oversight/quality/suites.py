@@ -1,26 +1,28 @@
-"""The Great Expectations project in ``expectations/``: the declared rules of the
-city extract contract, one suite per extract kind, and how a delivery is run
+"""The Great Expectations project in ``expectations/``: the rules of the city
+extract contract as GX suites, one per extract kind, and how a delivery is run
 through them.
 
 How the parts fit:
 
-* ``build_suite(spec)`` turns the contract declaration (``oversight.contract.spec``) into
-  a GX suite: one expectation per rule and column, each tagged in ``meta`` with
-  the rule id and column the quarantine reasons use, and the severity (``row``:
-  the row is quarantined; ``delivery``: the whole delivery is rejected).
+* ``build_suite(spec)`` turns the kind's rules (``oversight.contract.rules``, the
+  registry the load-path engine is generated from too) into a GX suite: one
+  expectation per rule, each tagged in ``meta`` with the rule's reason and column
+  (as the quarantine reasons name them) and its severity (``row``: the row is
+  quarantined; ``delivery``: the whole delivery is rejected).
   ``oversight gx generate`` writes the suites, validation definitions and
   checkpoints into the file context; a test keeps the committed files equal to
-  what the contract declares.
-* The vectorised engine (``oversight.ingest.validation``) evaluates exactly the
-  (rule, column) pairs the suite declares (``declared_rules``) on whole Arrow
-  columns, because quarantine needs the reason for every failing row and GX
-  caps its unexpected-value lists.
+  what the registry declares.
+* The vectorised engine (``oversight.ingest.validation``) evaluates the same
+  rules on whole Arrow columns, because quarantine needs the reason for every
+  failing row and GX caps its unexpected-value lists. ``declared_rules`` reads
+  the (rule, column) pairs of the committed suite, for the audit to hold the
+  engine to exactly what GX runs.
 * GX then runs the suite's checkpoint on the same delivery (``run_checkpoint``):
   its exact unexpected counts per expectation are stored in
-  ``audit.validation_results`` next to the engine's count for the same rule,
-  so any disagreement between the two is visible per delivery. The results
-  also go to the GX validation store, from which ``build_data_docs`` renders
-  Data Docs as HTML.
+  ``audit.validation_results`` next to the engine's count for the same rule
+  (``oversight.quality.audit``), so any disagreement between the two is visible
+  per delivery. The results also go to the GX validation store, from which
+  ``build_data_docs`` renders Data Docs as HTML.
 """
 
 from __future__ import annotations
@@ -30,18 +32,19 @@ import datetime as dt
 import json
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
 from oversight.config import apply_telemetry_off, paths
-from oversight.contract.spec import SPECS, Column, ExtractSpec, When
-from oversight.ingest.validation import DECIMAL_RE, MONEY_RE, ValidationResult, failure_key
+from oversight.contract.rules import CONTRACT, CheckedColumn, Rule, failure_key, rules_for, value_column
+from oversight.contract.spec import SPECS, ExtractSpec, When
 
 if TYPE_CHECKING:
     from great_expectations.core.expectation_suite import ExpectationSuite
@@ -53,6 +56,20 @@ RUNTIME_ENV = "OVERSIGHT_GX_RUNTIME_DIR"
 _lock = threading.Lock()
 
 
+class EngineResult(Protocol):
+    """What GX runs on and is compared with: the load-path engine's result for one delivery
+    (``oversight.ingest.validation.ValidationResult``), seen through the contract's types only."""
+
+    @property
+    def spec(self) -> ExtractSpec: ...
+
+    @property
+    def checked(self) -> Mapping[str, CheckedColumn]: ...
+
+    @property
+    def rule_failures(self) -> Mapping[str, int]: ...
+
+
 def suite_name(kind: str) -> str:
     return f"{kind}_contract_v1"
 
@@ -61,23 +78,15 @@ def checkpoint_name(kind: str) -> str:
     return f"{kind}_delivery"
 
 
-def value_column(name: str) -> str:
-    """The typed view of a column (numbers, times) that comparisons run on."""
-    return f"{name}__value"
+def _meta(rule: Rule) -> dict[str, Any]:
+    meta = {"rule": rule.reason, "column": rule.column, "severity": rule.severity, "contract": CONTRACT}
+    if rule.when is not None:
+        meta["when"] = rule.when.describe()
+    assert rule.expectation is not None
+    return {**meta, **rule.expectation.meta}
 
 
-def _gxe() -> Any:
-    """GX's expectation classes (its package does not declare them as re-exports for mypy)."""
-    import importlib
-
-    return importlib.import_module("great_expectations.expectations")
-
-
-def _meta(rule: str, column: str | None, severity: str = "row", **more: Any) -> dict[str, Any]:
-    return {"rule": rule, "column": column, "severity": severity, "contract": "city-extracts v1", **more}
-
-
-def _condition(when: When, spec: ExtractSpec) -> str:
+def _row_condition(when: When, spec: ExtractSpec) -> str:
     """A pandas row condition equal to the engine's: the other column's canonical code is in the set."""
     values = list(when.values)
     if when.negate:
@@ -85,142 +94,36 @@ def _condition(when: When, spec: ExtractSpec) -> str:
     return f"{when.column} in {json.dumps(values, ensure_ascii=False)}"
 
 
-def _column_expectations(spec: ExtractSpec, col: Column) -> list[Any]:
-    from oversight.quality import expectations as custom
+def expectation(rule: Rule, spec: ExtractSpec) -> Any:
+    """The GX expectation of one registry rule, tagged in ``meta`` with its reason, column and severity."""
+    from great_expectations.expectations.registry import get_expectation_impl
 
-    gxe = _gxe()
+    from oversight.quality import expectations  # noqa: F401  (registers the custom expectations)
 
-    out: list[Any] = []
-    name = col.name
-    described = f"{name} ({col.alias})"
-    if col.required is True:
-        out.append(gxe.ExpectColumnToExist(column=name, meta=_meta("missing_column", name, "delivery")))
-        out.append(
-            gxe.ExpectColumnValuesToNotBeNull(
-                column=name, meta=_meta("required", name), description=f"{described} is required"
-            )
-        )
-    elif isinstance(col.required, When):
-        out.append(
-            gxe.ExpectColumnValuesToNotBeNull(
-                column=name,
-                row_condition=_condition(col.required, spec),
-                condition_parser="pandas",
-                meta=_meta("required_when", name, when=col.required.describe()),
-                description=f"{described} is required when {col.required.describe()}",
-            )
-        )
-    t = col.type
-    if t == "code6":
-        out.append(gxe.ExpectColumnValuesToMatchRegex(column=name, regex=r"^\d{6}$", meta=_meta("format", name)))
-    elif t == "uscc":
-        out.append(custom.ExpectColumnValuesToBeValidUscc(column=name, meta=_meta("check_character", name)))
-    elif t == "enum":
-        out.append(
-            gxe.ExpectColumnValuesToBeInSet(
-                column=name,
-                value_set=list(col.enum),
-                meta=_meta("enumeration", name, labels=col.enum),
-                description=f"{described} is one of the codes or their Chinese labels (labels map to codes)",
-            )
-        )
-    elif t == "bool":
-        out.append(gxe.ExpectColumnValuesToBeInSet(column=name, value_set=["t", "f"], meta=_meta("boolean", name)))
-    elif t == "date":
-        out.append(custom.ExpectColumnValuesToBeContractDates(column=name, meta=_meta("date", name)))
-    elif t == "timestamp":
-        out.append(custom.ExpectColumnValuesToBeContractTimestamps(column=name, meta=_meta("timestamp", name)))
-    elif t == "money":
-        out.append(gxe.ExpectColumnValuesToMatchRegex(column=name, regex=MONEY_RE, meta=_meta("amount", name)))
-    elif t == "decimal":
-        out.append(gxe.ExpectColumnValuesToMatchRegex(column=name, regex=DECIMAL_RE, meta=_meta("number", name)))
-    typed = value_column(name)
-    if col.positive:
-        out.append(
-            gxe.ExpectColumnValuesToBeBetween(column=typed, min_value=0, strict_min=True, meta=_meta("positive", name))
-        )
-    if col.non_negative:
-        out.append(gxe.ExpectColumnValuesToBeBetween(column=typed, min_value=0, meta=_meta("non_negative", name)))
-    if col.not_after_d:
-        bound = "business_date" if t == "date" else "business_day_last_second"
-        out.append(
-            gxe.ExpectColumnValuesToBeBetween(
-                column=typed, max_value={"$PARAMETER": bound}, meta=_meta("not_after_business_date", name)
-            )
-        )
-    if col.on_d:
-        out.append(
-            gxe.ExpectColumnValuesToBeBetween(
-                column=typed,
-                min_value={"$PARAMETER": "business_date"},
-                max_value={"$PARAMETER": "business_day_last_second"},
-                meta=_meta("on_business_date", name),
-            )
-        )
-    if col.equals_city:
-        out.append(
-            gxe.ExpectColumnValuesToBeInSet(
-                column=name, value_set={"$PARAMETER": "delivering_city"}, meta=_meta("city_code", name)
-            )
-        )
-    if col.unique:
-        out.append(gxe.ExpectColumnValuesToBeUnique(column=name, meta=_meta("duplicate_key", name)))
-    for other, strict in ((col.not_before, False), (col.after, True)):
-        if other is not None:
-            out.append(
-                gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                    column_A=typed,
-                    column_B=value_column(other),
-                    or_equal=not strict,
-                    ignore_row_if="either_value_is_missing",
-                    meta=_meta("order", name, other=other),
-                )
-            )
-    return out
+    assert rule.expectation is not None
+    kwargs = dict(rule.expectation.kwargs)
+    if rule.when is not None:
+        kwargs |= {"row_condition": _row_condition(rule.when, spec), "condition_parser": "pandas"}
+    if rule.expectation.description is not None:
+        kwargs["description"] = rule.expectation.description
+    return get_expectation_impl(rule.expectation.type)(**kwargs, meta=_meta(rule))
 
 
 def build_suite(spec: ExtractSpec) -> ExpectationSuite:
-    """The GX suite of one extract kind, from its contract declaration."""
+    """The GX suite of one extract kind: one expectation per rule of the registry that GX can see."""
     import great_expectations as gx
 
-    gxe = _gxe()
-    expectations: list[Any] = []
-    for col in spec.columns:
-        expectations.extend(_column_expectations(spec, col))
-    if spec.kind == "refunds":
-        expectations.append(
-            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-                column_A=value_column("requested_amount_yuan"),
-                column_B=value_column("refunded_amount_yuan"),
-                or_equal=True,
-                ignore_row_if="either_value_is_missing",
-                row_condition=f"{value_column('requested_amount_yuan')} > 0",
-                condition_parser="pandas",
-                meta=_meta("refund_exceeds_request", "refunded_amount_yuan"),
-                description="refunded_amount_yuan (已退金额) is at most requested_amount_yuan (申请退费金额)",
-            )
-        )
-    if spec.kind == "fee_ledger":
-        expectations.append(
-            gxe.ExpectColumnValuesToNotBeInSet(
-                column="movement_id",
-                value_set={"$PARAMETER": "movement_ids_delivered_before"},
-                meta=_meta("movement_id_reused", "movement_id"),
-                description="a movement_id is never reused on another business date of the same city",
-            )
-        )
     # built detached (expectations passed in): add_expectation on a suite whose name the
     # context knows would write through to the stored suite
-    suite = gx.ExpectationSuite(
+    return gx.ExpectationSuite(
         name=suite_name(spec.kind),
-        expectations=expectations,
+        expectations=[expectation(rule, spec) for rule in rules_for(spec.kind) if rule.expectation is not None],
         meta={
             "contract": "../shared/contract/city-extracts.md, version 1, sections 2 and 3",
-            "generated_from": "plugins/oversight/contract/spec.py (oversight gx generate)",
+            "generated_from": "plugins/oversight/contract/rules.py (oversight gx generate)",
             "extract": spec.description,
         },
     )
-    return suite
 
 
 def declared_rules(kind: str) -> frozenset[tuple[str, str | None]]:
@@ -287,10 +190,14 @@ def generate() -> list[Path]:
         except KeyError:
             batch = asset.add_batch_definition_whole_dataframe(BATCH)
         suite = build_suite(spec)
-        unchanged = suite_file(kind).is_file() and _normalised(
-            json.loads(suite_file(kind).read_text("utf-8"))
-        ) == _normalised(suite.to_json_dict())
-        if unchanged and _exists(ctx.checkpoints, checkpoint_name(kind)):
+        stored = json.loads(suite_file(kind).read_text("utf-8")) if suite_file(kind).is_file() else None
+        declared = _normalised(suite.to_json_dict())
+        if stored and _normalised(stored) == declared and _exists(ctx.checkpoints, checkpoint_name(kind)):
+            if _suite_meta(stored) != _suite_meta(suite.to_json_dict()):  # the suite's own meta only
+                kept = ctx.suites.get(suite.name)
+                kept.meta = suite.meta
+                kept.save()
+                written.append(suite_file(kind))
             continue  # keep the committed files (and GX's ids in them) as they are
         with contextlib.suppress(Exception):  # absent on first generation
             ctx.suites.delete(suite.name)
@@ -330,13 +237,19 @@ def _normalised(suite: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _suite_meta(suite: dict[str, Any]) -> dict[str, Any]:
+    """A suite's own meta, without the GX version that stamped it."""
+    return {k: v for k, v in (suite.get("meta") or {}).items() if k != "great_expectations_version"}
+
+
 def suite_matches_contract(kind: str) -> bool:
-    """Whether the committed suite of ``kind`` is what the contract declaration generates."""
+    """Whether the committed suite of ``kind`` is what the rule registry generates (expectations and meta)."""
     stored = json.loads(suite_file(kind).read_text("utf-8"))
-    return _normalised(stored) == _normalised(build_suite(SPECS[kind]).to_json_dict())
+    generated = build_suite(SPECS[kind]).to_json_dict()
+    return _normalised(stored) == _normalised(generated) and _suite_meta(stored) == _suite_meta(generated)
 
 
-def frame(result: ValidationResult) -> pd.DataFrame:
+def frame(result: EngineResult) -> pd.DataFrame:
     """The delivery as GX sees it: each contract column as trimmed text (enumerations and booleans as
     their canonical code when recognised, the text as delivered otherwise), plus typed views
     (``<column>__value``) of numbers and times. Rows quarantined by the parser (field count) are
@@ -400,9 +313,7 @@ def run_name(business_date: dt.date, city_code: str, kind: str, delivery_id: int
     return f"{business_date.isoformat()}_{city_code}_{kind}" + (f"_{delivery_id}" if delivery_id else "")
 
 
-def run_checkpoint(
-    result: ValidationResult, params: dict[str, Any], name: str | None = None
-) -> list[ExpectationOutcome]:
+def run_checkpoint(result: EngineResult, params: dict[str, Any], name: str | None = None) -> list[ExpectationOutcome]:
     """Run the kind's checkpoint on the delivery and pair each GX result with the engine's count."""
     from great_expectations.core.run_identifier import RunIdentifier
 
@@ -413,37 +324,49 @@ def run_checkpoint(
         expectation_parameters=params,
         run_id=RunIdentifier(run_name=name) if name else None,
     )
-    outcomes: list[ExpectationOutcome] = []
-    for validation in run.run_results.values():
-        for r in validation.results:
-            config = r.expectation_config
-            assert config is not None
-            meta = config.meta or {}
-            rule, column = meta.get("rule", config.type), meta.get("column")
-            severity = meta.get("severity", "row")
-            info = r.exception_info or {}
-            raised = info.get("raised_exception") if "raised_exception" in info else None
-            if raised is None and info:  # keyed by metric id when a metric failed
-                messages = [v.get("exception_message") for v in info.values() if isinstance(v, dict)]
-                message = "; ".join(m for m in messages if m) or None
-            else:
-                message = info.get("exception_message") if raised else None
-            engine = result.rule_failures.get(failure_key(rule, column), 0) if severity == "row" else None
-            outcomes.append(
-                ExpectationOutcome(
-                    expectation_type=config.type,
-                    rule=rule,
-                    column=column,
-                    severity=severity,
-                    kwargs=_jsonable(dict(config.kwargs)),
-                    success=bool(r.success),
-                    element_count=r.result.get("element_count"),
-                    unexpected_count=r.result.get("unexpected_count"),
-                    engine_unexpected_count=engine,
-                    exception=message,
-                )
-            )
-    return outcomes
+    return [_outcome(r, result) for validation in run.run_results.values() for r in validation.results]
+
+
+def run_suite(suite: ExpectationSuite, result: EngineResult, params: dict[str, Any]) -> list[ExpectationOutcome]:
+    """Run a suite that is not (yet) the committed one, say with a new rule, on the delivery, paired
+    with the engine's counts like ``run_checkpoint``; nothing is stored."""
+    ctx = context()
+    source: Any = ctx.data_sources.get(DATASOURCE)
+    batch = (
+        source.get_asset(result.spec.kind)
+        .get_batch_definition(BATCH)
+        .get_batch(batch_parameters={"dataframe": frame(result)})
+    )
+    run = batch.validate(suite, expectation_parameters=params)
+    return [_outcome(r, result) for r in run.results]
+
+
+def _outcome(r: Any, result: EngineResult) -> ExpectationOutcome:
+    config = r.expectation_config
+    assert config is not None
+    meta = config.meta or {}
+    rule, column = meta.get("rule", config.type), meta.get("column")
+    severity = meta.get("severity", "row")
+    info = r.exception_info or {}
+    raised = info.get("raised_exception") if "raised_exception" in info else None
+    if raised is None and info:  # keyed by metric id when a metric failed
+        messages = [v.get("exception_message") for v in info.values() if isinstance(v, dict)]
+        message = "; ".join(m for m in messages if m) or None
+    else:
+        message = info.get("exception_message") if raised else None
+    engine = result.rule_failures.get(failure_key(rule, column), 0) if severity == "row" else None
+    return ExpectationOutcome(
+        expectation_type=config.type,
+        rule=rule,
+        column=column,
+        severity=severity,
+        kwargs=_jsonable(dict(config.kwargs)),
+        success=bool(r.success),
+        element_count=r.result.get("element_count"),
+        unexpected_count=r.result.get("unexpected_count"),
+        engine_unexpected_count=engine,
+        exception=message,
+    )
 
 
 def build_data_docs(business_date: dt.date | None = None) -> Path:
