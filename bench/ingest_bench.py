@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -44,55 +45,32 @@ def fresh_database(name: str) -> str:
     return sibling_database_url(base, name)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--cities", default=None)
-    args = parser.parse_args()
+def time_parse_validate_gx(deliveries: list[Any]) -> dict[str, float]:
+    """Where the time goes: parse and validate alone (no database), cold cache."""
+    canonical_uscc.cache_clear()
+    parse_s = engine_s = gx_s = 0.0
+    rows = 0
+    gx_project.context()  # load the GX file context once, as a worker process does
+    for d in deliveries:
+        data = Path(d.path).read_bytes()
+        t0 = time.perf_counter()
+        table = read_payload(SPECS[d.kind], data, d.path.rsplit(".", 1)[1])
+        t1 = time.perf_counter()
+        result = validate(
+            SPECS[d.kind], table, d.city_code, d.business_date, declared=gx_project.declared_rules(d.kind)
+        )
+        t2 = time.perf_counter()
+        gx_project.run_checkpoint(result, gx_project.parameters(d.city_code, d.business_date, {}))
+        t3 = time.perf_counter()
+        parse_s += t1 - t0
+        engine_s += t2 - t1
+        gx_s += t3 - t2
+        rows += table.num_rows + len(table.misfits)
+    return {"parse_s": parse_s, "engine_s": engine_s, "gx_s": gx_s, "rows": rows}
 
-    os.environ.setdefault("OVERSIGHT_EMBEDDED_WAREHOUSE", "1")  # a development tool: the embedded server
-    url = fresh_database("oversight_bench")
-    os.environ["WAREHOUSE_URL"] = url
-    migrate()
-    with tempfile.TemporaryDirectory() as tmp:
-        landing = Path(tmp) / "landing"
-        os.environ["OVERSIGHT_STORE_DIR"] = str(Path(tmp) / "store")
-        t = time.perf_counter()
-        simulate(landing, DAY, DAY, scale=args.scale, cities=args.cities.split(",") if args.cities else None)
-        print(f"simulated {DAY}: {time.perf_counter() - t:.1f} s")
-        deliveries = discover_files(landing, DAY)
 
-        # where the time goes: parse and validate alone (no database), cold cache
-        canonical_uscc.cache_clear()
-        parse_s = engine_s = gx_s = 0.0
-        rows = 0
-        gx_project.context()  # load the GX file context once, as a worker process does
-        for d in deliveries:
-            data = Path(d.path).read_bytes()
-            t0 = time.perf_counter()
-            table = read_payload(SPECS[d.kind], data, d.path.rsplit(".", 1)[1])
-            t1 = time.perf_counter()
-            result = validate(
-                SPECS[d.kind], table, d.city_code, d.business_date, declared=gx_project.declared_rules(d.kind)
-            )
-            t2 = time.perf_counter()
-            gx_project.run_checkpoint(result, gx_project.parameters(d.city_code, d.business_date, {}))
-            t3 = time.perf_counter()
-            parse_s += t1 - t0
-            engine_s += t2 - t1
-            gx_s += t3 - t2
-            rows += table.num_rows + len(table.misfits)
-        validate_s = engine_s  # on the load path; GX runs after the day's loads
-
-        # the real thing: store + parse + validate + publish (COPY), per delivery; a cold
-        # validation cache, as in a fresh Airflow task process
-        canonical_uscc.cache_clear()
-        t = time.perf_counter()
-        results = [pipeline.ingest_file(d.to_dict()) for d in deliveries]
-        ingest_s = time.perf_counter() - t
-        published = sum(r.get("rows_published", 0) for r in results)
-
-    # baseline: the same typed rows, plain binary COPY into the same (emptied) tables
+def time_plain_copy(url: str) -> tuple[float, int]:
+    """Baseline: the same typed rows, plain binary COPY into the same (emptied) tables."""
     copy_s = 0.0
     copied = 0
     with psycopg.connect(url) as conn:
@@ -120,27 +98,60 @@ def main() -> int:
             conn.commit()
             copy_s += time.perf_counter() - t
             copied += len(data)
+    return copy_s, copied
 
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    ours = published / ingest_s
-    plain = copied / copy_s
-    print(f"deliveries            {len(deliveries)}")
-    print(f"rows delivered        {rows}")
-    print(f"rows published        {published}")
-    print(f"ingestion (parse..load) {ingest_s:8.2f} s  {ours:10.0f} rows/s")
-    print(f"plain binary COPY       {copy_s:8.2f} s  {plain:10.0f} rows/s")
+
+def report(figures: dict[str, float], deliveries: int) -> None:
+    f = figures
+    ours = f["published"] / f["ingest_s"]
+    plain = f["copied"] / f["copy_s"]
+    validate_s = f["engine_s"]  # on the load path; GX runs after the day's loads
+    print(f"deliveries            {deliveries}")
+    print(f"rows delivered        {f['rows']:.0f}")
+    print(f"rows published        {f['published']:.0f}")
+    print(f"ingestion (parse..load) {f['ingest_s']:8.2f} s  {ours:10.0f} rows/s")
+    print(f"plain binary COPY       {f['copy_s']:8.2f} s  {plain:10.0f} rows/s")
     print(f"ratio ingestion / COPY  {ours / plain:8.2f}   (goal >= 0.5)")
-    print(f"parse                   {parse_s:8.2f} s")
+    print(f"parse                   {f['parse_s']:8.2f} s")
     print("validation on the load path (vectorised engine, the suites' rules)")
-    print(f"                        {engine_s:8.2f} s  = {engine_s / rows * 1e6:.2f} s per million rows")
-    print(f"validation / ingestion  {validate_s / ingest_s:8.2%}")
-    print(f"validation adds         {validate_s / (ingest_s - validate_s):8.2%}   (goal <= 50%)")
-    print(f"GX checkpoint audit     {gx_s:8.2f} s  = {gx_s / rows * 1e6:.2f} s per million rows,")
+    print(f"                        {validate_s:8.2f} s  = {validate_s / f['rows'] * 1e6:.2f} s per million rows")
+    print(f"validation / ingestion  {validate_s / f['ingest_s']:8.2%}")
+    print(f"validation adds         {validate_s / (f['ingest_s'] - validate_s):8.2%}   (goal <= 50%)")
+    print(f"GX checkpoint audit     {f['gx_s']:8.2f} s  = {f['gx_s'] / f['rows'] * 1e6:.2f} s per million rows,")
     print(
-        f"                        {gx_s / len(deliveries):8.2f} s per delivery"
+        f"                        {f['gx_s'] / deliveries:8.2f} s per delivery"
         " (after the day's loads, off the load path)"
     )
-    print(f"peak memory (RSS)       {peak_mb:8.0f} MiB")
+    print(f"peak memory (RSS)       {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:8.0f} MiB")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--cities", default=None)
+    args = parser.parse_args()
+
+    os.environ.setdefault("OVERSIGHT_EMBEDDED_WAREHOUSE", "1")  # a development tool: the embedded server
+    url = fresh_database("oversight_bench")
+    os.environ["WAREHOUSE_URL"] = url
+    migrate()
+    with tempfile.TemporaryDirectory() as tmp:
+        landing = Path(tmp) / "landing"
+        os.environ["OVERSIGHT_STORE_DIR"] = str(Path(tmp) / "store")
+        t = time.perf_counter()
+        simulate(landing, DAY, DAY, scale=args.scale, cities=args.cities.split(",") if args.cities else None)
+        print(f"simulated {DAY}: {time.perf_counter() - t:.1f} s")
+        deliveries = discover_files(landing, DAY)
+        figures = time_parse_validate_gx(deliveries)
+        # the real thing: store + parse + validate + publish (COPY), per delivery; a cold
+        # validation cache, as in a fresh Airflow task process
+        canonical_uscc.cache_clear()
+        t = time.perf_counter()
+        results = [pipeline.ingest_file(d.to_dict()) for d in deliveries]
+        figures["ingest_s"] = time.perf_counter() - t
+        figures["published"] = sum(r.get("rows_published", 0) for r in results)
+    figures["copy_s"], figures["copied"] = time_plain_copy(url)
+    report(figures, len(deliveries))
     return 0
 
 
