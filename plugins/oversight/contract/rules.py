@@ -698,9 +698,10 @@ RULES: Final[tuple[Rule, ...]] = (*(r for spec in SPECS.values() for r in column
 
 
 def rules_for(kind: str) -> tuple[Rule, ...]:
-    """The kind's rules in the order both engines use: column by column (its presence, its format,
-    then its value rules as declared), then the rules across columns or deliveries. Read from
-    ``RULES`` at every call."""
+    """The kind's rules in suite order: column by column (its presence, its format, then its value
+    rules as declared), then the rules across columns or deliveries. The load-path engine keeps this
+    order but evaluates every column's format first, as it types the columns. Read from ``RULES``
+    at every call."""
     position = {c.name: i for i, c in enumerate(SPECS[kind].columns)}
 
     def order(entry: tuple[int, Rule]) -> tuple[int, int, int, int]:

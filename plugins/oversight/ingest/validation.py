@@ -188,7 +188,7 @@ def _applies(when: When, d: Delivery) -> np.ndarray:
 
 
 def _history(rules: Iterable[Rule], d: Delivery, reused_keys: Callable[[Iterable[str]], dict[str, dt.date]]) -> None:
-    """The keys of the history rules' columns that were delivered for another day."""
+    """Fill ``d.history``: the values of the history rules' columns that were delivered for another day."""
     for rule in rules:
         if rule.history and rule.column is not None:
             values = pc.unique(d.columns[rule.column].text).to_pylist()
